@@ -1,0 +1,38 @@
+"""`medzero-eval`: offline scoring, lm-eval runs and reports with medzero's scorers."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# Each subcommand lives in its own module under medzero_eval.commands and is imported on use,
+# so `medzero-eval score` works without lm-eval or matplotlib installed.
+_COMMANDS = {
+    "run": "medzero_eval.commands.run:run",
+    "score": "medzero_eval.commands.score:score",
+    "score-ehrsql": "medzero_eval.commands.score_ehrsql:score_ehrsql",
+    "report": "medzero_eval.commands.report:report",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=_LazyGroup)
+@click.version_option(package_name="medzero")
+def main() -> None:
+    """Score completions with medzero's scorers, run lm-eval tasks and write reports."""
+
+
+if __name__ == "__main__":
+    main()

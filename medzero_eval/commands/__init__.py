@@ -1,0 +1,1 @@
+"""Subcommands of `medzero-eval`, one module each."""

@@ -1,0 +1,1 @@
+"""medzero_train: TRL GRPO training with medzero_rewards scorers as reward functions."""

@@ -1,0 +1,1 @@
+"""lm-evaluation-harness task configs for medzero (installed as the package `medzero_tasks`)."""
