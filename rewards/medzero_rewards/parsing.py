@@ -1,0 +1,529 @@
+"""Parse R1-Zero style completions (``<think>…</think><answer>…</answer>``) and the answers inside them.
+
+Everything here is pure, never raises on text input and is fast enough for the RL hot loop: tags are
+found with one compiled-regex pass over the completion, answers are short and handled with compiled
+regexes as well.
+
+Tag rules (decided here, relied on by every scorer):
+
+* Tags are matched case-insensitively and tolerate whitespace inside the angle brackets:
+  ``<think>``, ``<THINK>``, ``< answer >`` and ``</ Answer >`` are all tags. Attributes
+  (``<answer id=1>``) are not tags.
+* The answer is the *last complete* ``<answer>…</answer>`` block: the last ``</answer>`` and the
+  nearest ``<answer>`` before it.
+* Chat end tokens (:data:`END_TOKENS`) at the very end of a completion are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "END_TOKENS",
+    "ParsedCompletion",
+    "TagCounts",
+    "count_tokens",
+    "is_negated",
+    "parse_completion",
+    "parse_ranked_list",
+    "split_candidates",
+]
+
+END_TOKENS: tuple[str, ...] = (
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "</s>",
+    "<eos>",
+    "<end_of_turn>",
+    "<｜end▁of▁sentence｜>",
+)
+"""Chat-template end tokens tolerated (and ignored) at the end of a completion."""
+
+# One pass finds every tag: group 1 is "/" for closing tags, group 2 the tag name.
+_TAG_RE = re.compile(r"<\s*(/?)\s*(think|answer)\s*>", re.IGNORECASE)
+_TRAILING_END_RE = re.compile(
+    r"(?:\s*(?:" + "|".join(re.escape(t) for t in END_TOKENS) + r"))+\s*\Z", re.IGNORECASE
+)
+
+# Tag kinds in their required order.
+_THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE = 0, 1, 2, 3
+_TAG_NAMES = ("<think>", "</think>", "<answer>", "</answer>")
+
+
+@dataclass(frozen=True, slots=True)
+class TagCounts:
+    """How many of each tag a completion contains.
+
+    ``think_open`` includes the ``<think>`` a chat template prefilled (see
+    :attr:`ParsedCompletion.think_prefilled`), so a well-formed prefilled completion has all four at 1.
+    """
+
+    think_open: int
+    think_close: int
+    answer_open: int
+    answer_close: int
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a plain dict (for ``Score.details``).
+
+        >>> TagCounts(1, 1, 2, 1).as_dict()["answer_open"]
+        2
+        """
+        return {
+            "think_open": self.think_open,
+            "think_close": self.think_close,
+            "answer_open": self.answer_open,
+            "answer_close": self.answer_close,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCompletion:
+    """A completion split into reasoning and answer, with a strict format verdict.
+
+    Attributes:
+        text: the raw completion ("" when the input was not a string).
+        think: reasoning inside ``<think>…</think>`` (stripped); None if there is no complete think block.
+        answer: stripped text of the last complete ``<answer>…</answer>`` block; None if there is none.
+        after_answer: text after the final ``</answer>`` (stripped, trailing chat end tokens removed);
+            "" if none.
+        tags: tag counts (the prefilled ``<think>`` counts as present).
+        think_prefilled: the completion started inside the think block.
+        format_ok: strict R1-Zero format (see :func:`parse_completion`).
+        format_score: partial credit in [0, 1]: 0.25 per tag present exactly once and in order with the
+            other tags present exactly once.
+        format_reason: "" when ``format_ok``, else short reasons joined by "; ".
+        n_chars: ``len(text)``.
+    """
+
+    text: str
+    think: str | None
+    answer: str | None
+    after_answer: str
+    tags: TagCounts
+    think_prefilled: bool
+    format_ok: bool
+    format_score: float
+    format_reason: str
+    n_chars: int
+
+
+def _unparsable(why: str) -> ParsedCompletion:
+    return ParsedCompletion(
+        text="",
+        think=None,
+        answer=None,
+        after_answer="",
+        tags=TagCounts(0, 0, 0, 0),
+        think_prefilled=False,
+        format_ok=False,
+        format_score=0.0,
+        format_reason=why,
+        n_chars=0,
+    )
+
+
+def _count_reason(n: int, name: str) -> str:
+    return f"missing {name}" if n == 0 else f"{n} {name} tags"
+
+
+def parse_completion(text: str, *, think_prefilled: bool | None = None) -> ParsedCompletion:
+    """Parse one completion into think / answer and judge its format.
+
+    Strict format (``format_ok``): exactly one ``<think>`` and one ``</think>``, then exactly one
+    ``<answer>`` and one ``</answer>``, in that order; only whitespace before ``<think>`` and between
+    ``</think>`` and ``<answer>``; a non-empty answer; nothing after ``</answer>`` but whitespace and
+    chat end tokens (:data:`END_TOKENS`).
+
+    ``think_prefilled``: ``None`` (auto) treats a completion with no ``<think>`` but a ``</think>``
+    before its first ``<answer>`` (or with no ``<answer>`` at all) as prefilled by the chat template;
+    ``True``/``False`` force it. A prefilled ``<think>`` counts as present in :attr:`tags`, so a forced
+    prefill plus a written ``<think>`` counts 2.
+
+    Never raises: a non-``str`` input gives an unparsable result (``format_ok`` False, no answer).
+
+    >>> p = parse_completion("<think>fever, rash</think>\\n<answer>Fabry disease</answer><|im_end|>")
+    >>> p.format_ok, p.think, p.answer, p.format_score
+    (True, 'fever, rash', 'Fabry disease', 1.0)
+    >>> p = parse_completion("fever</think><answer>Fabry disease</answer> 以上です。")
+    >>> p.think_prefilled, p.format_ok, p.after_answer, p.format_reason
+    (True, False, '以上です。', 'text after </answer>')
+    >>> parse_completion(None).format_reason
+    'not a string: NoneType'
+    """
+    if not isinstance(text, str):
+        return _unparsable(f"not a string: {type(text).__name__}")
+
+    # positions[kind] = list of (start, end) of each tag of that kind, in text order.
+    positions: tuple[list[tuple[int, int]], ...] = ([], [], [], [])
+    if "<" in text:
+        for m in _TAG_RE.finditer(text):
+            kind = (_ANSWER_OPEN if m.group(2)[0] in "aA" else _THINK_OPEN) + (1 if m.group(1) else 0)
+            positions[kind].append(m.span())
+    t_open, t_close, a_open, a_close = positions
+
+    # Was the opening <think> injected by the chat template?
+    if think_prefilled is None:
+        prefilled = (
+            not t_open and bool(t_close) and (not a_open or t_close[0][0] < a_open[0][0])
+        )
+    else:
+        prefilled = bool(think_prefilled)
+
+    counts = TagCounts(
+        think_open=len(t_open) + (1 if prefilled else 0),
+        think_close=len(t_close),
+        answer_open=len(a_open),
+        answer_close=len(a_close),
+    )
+
+    # Think: from the first <think> (or the start, when prefilled) to the first </think> after it.
+    think: str | None = None
+    think_start = 0 if prefilled else (t_open[0][1] if t_open else -1)
+    if think_start >= 0:
+        for cs, _ce in t_close:
+            if cs >= think_start:
+                think = text[think_start:cs].strip()
+                break
+
+    # Answer: the last </answer> and the nearest <answer> before it.
+    answer: str | None = None
+    after_answer = ""
+    if a_close:
+        last_cs, last_ce = a_close[-1]
+        for os_, oe in reversed(a_open):
+            if oe <= last_cs:
+                answer = text[oe:last_cs].strip()
+                break
+        tail = text[last_ce:]
+        m_end = _TRAILING_END_RE.search(tail)
+        if m_end:
+            tail = tail[: m_end.start()]
+        after_answer = tail.strip()
+
+    # Partial credit: a tag present exactly once, in order with every other tag present exactly once.
+    single: list[tuple[int, int]] = []  # (kind, start)
+    for kind, spans in enumerate(positions):
+        n = len(spans) + (1 if kind == _THINK_OPEN and prefilled else 0)
+        if n == 1:
+            start = -1 if (kind == _THINK_OPEN and prefilled) else spans[0][0]
+            single.append((kind, start))
+    in_order = 0
+    for kind, start in single:
+        if all((k < kind) == (s < start) for k, s in single if k != kind):
+            in_order += 1
+    format_score = in_order / 4.0
+
+    reasons: list[str] = []
+    counts_list = (counts.think_open, counts.think_close, counts.answer_open, counts.answer_close)
+    for n, name in zip(counts_list, _TAG_NAMES):
+        if n != 1:
+            reasons.append(_count_reason(n, name))
+    if not reasons:
+        starts = [-1 if prefilled else t_open[0][0], t_close[0][0], a_open[0][0], a_close[0][0]]
+        if not (starts[0] < starts[1] < starts[2] < starts[3]):
+            reasons.append("tags out of order")
+        else:
+            if not prefilled and text[: t_open[0][0]].strip():
+                reasons.append("text before <think>")
+            if text[t_close[0][1] : a_open[0][0]].strip():
+                reasons.append("text between </think> and <answer>")
+    if answer is not None and not answer:
+        reasons.append("empty answer")
+    if after_answer:
+        reasons.append("text after </answer>")
+
+    return ParsedCompletion(
+        text=text,
+        think=think,
+        answer=answer,
+        after_answer=after_answer,
+        tags=counts,
+        think_prefilled=prefilled,
+        format_ok=not reasons,
+        format_score=format_score,
+        format_reason="; ".join(reasons),
+        n_chars=len(text),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ranked differential-diagnosis lists
+# ---------------------------------------------------------------------------------------------------
+
+# Leading list markers: "1.", "1)", "(1)", "#1", "#1.", "1 -", "1:", "-", "*", "•" (and friends).
+_MARKER_RE = re.compile(
+    r"""^\s*(?:
+        \(\s*\d{1,2}\s*\)                 # (1)
+      | \#\s?\d{1,2}\s*[.:)\-–—]?         # #1  #1.  #1:
+      | \d{1,2}\s*[.)\]](?!\d)            # 1.  1)  1]   (not 22q11.2 / 1.5)
+      | \d{1,2}\s*:(?=\s)                 # 1:
+      | \d{1,2}\s+[-–—](?=\s)             # 1 -
+      | [-*•·▪‣◦●○■□+–—](?=\s)           # bullets
+    )\s*""",
+    re.VERBOSE,
+)
+_HEADING_RE = re.compile(r"^\s*#{1,6}\s+")
+_LABEL_WORDS = (
+    r"the|my|final|most|more|likely|probable|possible|primary|principal|leading|working|suspected|"
+    r"definitive|differential|differentials|clinical|top|best|main|ranked|list|of|candidate|candidates|"
+    r"diagnosis|diagnoses|diagnostic|dx|ddx|answer|answers|conclusion|impression|\d{1,2}"
+)
+_LABEL_RE = re.compile(rf"^\s*(?:(?:{_LABEL_WORDS})\b\s*)+(?:\([^)]*\)\s*)?[:：]\s*", re.IGNORECASE)
+_LIKELIHOOD = (
+    r"likely|unlikely|likelihood|possible|possibly|probable|probably|probability|confiden\w*|certain\w*|"
+    r"suspect\w*|favou?r\w*|leading|top\s+choice|first\s+choice|best\s+fit|rank\w*|\d+(?:\.\d+)?\s*%|"
+    r"p\s*=\s*0?\.\d+|0?\.\d+|high|moderate|medium|low"
+)
+# A trailing "(most likely)", "(70%)", "[high confidence]", " - less likely" note.
+_TRAILING_NOTE_RE = re.compile(
+    rf"(?:\s*[(\[]\s*[^()\[\]]*?\b(?:{_LIKELIHOOD})(?:\b|(?<=%))[^()\[\]]*[)\]]"
+    rf"|\s*[(\[]\s*\d+(?:\.\d+)?\s*%?\s*[)\]]"
+    rf"|\s+[-–—:]\s+[^-–—]*?\b(?:{_LIKELIHOOD})(?:\b|(?<=%))[^-–—]*)\s*\Z",
+    re.IGNORECASE,
+)
+_MARKDOWN_RE = re.compile(r"\*\*|__|`+|~~")
+_EDGE_EMPH_RE = re.compile(r"^[*_]+|[*_]+$")
+_TRAILING_PUNCT = " \t.;,:!?。；，："
+_INLINE_NUM_RE = re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})[.)](?!\d)\s*")
+_WS_RE = re.compile(r"\s+")
+
+
+def _clean_item(item: str) -> str:
+    """Strip markers, markdown, labels, likelihood notes and trailing punctuation from one list item."""
+    s = _MARKDOWN_RE.sub("", item)
+    s = _HEADING_RE.sub("", s)
+    s = _MARKER_RE.sub("", s, count=1)
+    s = _EDGE_EMPH_RE.sub("", s.strip())
+    s = _LABEL_RE.sub("", s, count=1)
+    s = _MARKER_RE.sub("", s, count=1)  # "Diagnosis: 1. X"
+    s = _EDGE_EMPH_RE.sub("", s.strip())
+    s = s.strip().rstrip(_TRAILING_PUNCT)
+    prev = None
+    while prev != s:  # several notes: "X (likely) (80%)"
+        prev = s
+        s = _TRAILING_NOTE_RE.sub("", s).rstrip(_TRAILING_PUNCT)
+    return _WS_RE.sub(" ", s).strip()
+
+
+def _split_semicolons(line: str) -> list[str]:
+    """Split on ';' outside parentheses (so "t(16;16)(p13;q22)" stays whole)."""
+    if ";" not in line and "；" not in line:
+        return [line]
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(line):  # answers are short lines; this loop only runs when ';' is present
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(depth - 1, 0)
+        elif ch in ";；" and depth == 0:
+            parts.append(line[start:i])
+            start = i + 1
+    parts.append(line[start:])
+    return parts
+
+
+def _split_inline_numbers(line: str) -> list[str]:
+    """Split "1. A 2. B 3. C" on one line, only when the numbers run 1, 2, 3, … in order."""
+    marks = [m for m in _INLINE_NUM_RE.finditer(line)]
+    if len(marks) < 2:
+        return [line]
+    chosen: list[re.Match[str]] = []
+    expected = 1
+    for m in marks:
+        if int(m.group(1)) == expected:
+            chosen.append(m)
+            expected += 1
+    if len(chosen) < 2 or line[: chosen[0].start()].strip() and not _LABEL_RE.match(line):
+        return [line]
+    parts = [line[: chosen[0].start()]] if line[: chosen[0].start()].strip() else []
+    for i, m in enumerate(chosen):
+        end = chosen[i + 1].start() if i + 1 < len(chosen) else len(line)
+        parts.append(line[m.start() : end])
+    return parts
+
+
+def _raw_items(answer: str) -> list[str]:
+    lines = [ln for ln in answer.splitlines() if ln.strip()]
+    items: list[str] = []
+    for ln in lines:
+        for part in _split_semicolons(ln):
+            items.extend(_split_inline_numbers(part))
+    return items
+
+
+def _dedupe(items: list[str], k: int | None) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for it in items:
+        key = it.casefold()
+        if it and key not in seen:
+            seen.add(key)
+            out.append(it)
+            if k is not None and len(out) >= k:
+                break
+    return out
+
+
+def parse_ranked_list(answer: str, k: int | None = None) -> list[str]:
+    """Split a differential-diagnosis answer into a ranked list of disease names.
+
+    Items are numbered lines (``1. X``, ``1) X``, ``(1) X``, ``#1 X``, ``1 - X``), bullets
+    (``- X``, ``* X``, ``• X``), one name per line, ``;``-separated names on one line (``;`` inside
+    parentheses does not split) or ``1. A 2. B`` on one line. Commas never split (names contain them).
+    Each item loses markdown, a leading label (``Diagnosis:``, ``Most likely:``, ``Final diagnosis:``),
+    trailing punctuation and trailing likelihood notes (``(most likely)``, ``(70%)``, ``- less likely``)
+    while name parentheses such as ``(CMT1A)`` stay. Empty items and case-insensitive duplicates are
+    dropped, order is kept, and the list is cut at ``k`` (``k <= 0`` gives ``[]``).
+
+    Non-string input gives ``[]``.
+
+    >>> parse_ranked_list("1. **Fabry disease** (most likely)\\n2. Deafness, autosomal recessive.\\n3) Fabry disease")
+    ['Fabry disease', 'Deafness, autosomal recessive']
+    >>> parse_ranked_list("Final diagnosis: Charcot-Marie-Tooth disease type 1A (CMT1A); Gaucher disease (20%)")
+    ['Charcot-Marie-Tooth disease type 1A (CMT1A)', 'Gaucher disease']
+    >>> parse_ranked_list("- A\\n- B\\n- C", k=2)
+    ['A', 'B']
+    """
+    if not isinstance(answer, str) or (k is not None and k <= 0):
+        return []
+    return _dedupe([_clean_item(it) for it in _raw_items(answer)], k)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Several candidates in one answer, negations
+# ---------------------------------------------------------------------------------------------------
+
+_EITHER_RE = re.compile(r"^\s*either\s+", re.IGNORECASE)
+# " or " / " vs " / " vs. " / " versus " / " / " — but never the "or" of "with or without".
+_ALT_RE = re.compile(r"(?<!\bwith)\s+(?:or|vs\.?|versus)\s+|\s+/\s+", re.IGNORECASE)
+_OXFORD_RE = re.compile(r",\s*(?:or)\s+", re.IGNORECASE)
+
+
+def _split_alternatives(item: str, keep: set[str]) -> list[str]:
+    if item.casefold() in keep:
+        return [item]
+    s = _EITHER_RE.sub("", item)
+    if _OXFORD_RE.search(s):  # "A, B, or C": commas split only in this Oxford-list shape
+        head, last = _OXFORD_RE.split(s, maxsplit=1)
+        parts = [*head.split(","), last]
+    else:
+        parts = [s]
+    out: list[str] = []
+    for p in parts:
+        out.extend(_ALT_RE.split(p) if p.strip().casefold() not in keep else [p])
+    return [c for c in (_clean_item(x) for x in out) if c]
+
+
+def split_candidates(answer: str, *, keep: Collection[str] = ()) -> list[str]:
+    """The distinct disease candidates an answer names (for detecting "A or B" hedging).
+
+    Splits conservatively: on lines, numbered/bulleted items and ``;`` (as :func:`parse_ranked_list`),
+    then on `` or ``, `` vs ``, `` versus ``, `` / `` (spaces around the slash; "and/or" and
+    "VACTERL/VATER" stay whole), a leading ``either`` and the Oxford list ``A, B, or C``. The "or" of
+    "with or without" never splits. Names in ``keep`` (compared case-insensitively — pass the gold
+    name and its synonyms, since real names such as "Familial or sporadic hemiplegic migraine" contain
+    " or ") are never split. Returns ``[answer]`` (cleaned) when there is one candidate, ``[]`` for a
+    blank or non-string answer. Whether several candidates are hacking is the scorer's decision.
+
+    >>> split_candidates("Either Fabry disease or Gaucher disease")
+    ['Fabry disease', 'Gaucher disease']
+    >>> split_candidates("Marfan syndrome, Loeys-Dietz syndrome, or Ehlers-Danlos syndrome")
+    ['Marfan syndrome', 'Loeys-Dietz syndrome', 'Ehlers-Danlos syndrome']
+    >>> split_candidates("Familial clubfoot with or without associated lower limb anomalies")
+    ['Familial clubfoot with or without associated lower limb anomalies']
+    >>> split_candidates("Familial or sporadic hemiplegic migraine", keep={"familial or sporadic hemiplegic migraine"})
+    ['Familial or sporadic hemiplegic migraine']
+    """
+    if not isinstance(answer, str) or not answer.strip():
+        return []
+    keep_set = {_WS_RE.sub(" ", k).strip().casefold() for k in keep if isinstance(k, str)}
+    whole = _clean_item(answer)
+    if whole.casefold() in keep_set:
+        return [whole] if whole else []
+    cands: list[str] = []
+    for it in _raw_items(answer):
+        cleaned = _clean_item(it)
+        if cleaned:
+            cands.extend(_split_alternatives(cleaned, keep_set))
+    return _dedupe(cands, None)
+
+
+_NEGATION_RE = re.compile(
+    r"""
+      ^\W*(?:(?:it|this)\s+is\s+|it's\s+)?(?:not|no)\s+(?!otherwise\s+specified|further\s+specified)
+    | \b(?:is|are|was|were|does|do)\s*n[o']t\b(?!\s+(?:otherwise|further)\s+specified)
+    | \b(?:is|are|was|were)\s+(?:unlikely|excluded|ruled\s+out)\b
+    | \bno\s+(?:evidence|signs?|indication|features?|findings?)\s+(?:of|for|suggest\w*)\b
+    | \bwithout\s+(?:evidence|signs?)\s+of\b
+    | \bnot\s+(?:consistent|compatible)\s+with\b
+    | \bruled?\s+out\b | \br/o\b | \bexcluded\b
+    | \bunlikely\b
+    | \bnegative\s+for\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def is_negated(answer: str) -> bool:
+    """Whether the answer states what the disease is NOT rather than what it is.
+
+    Catches "not X", "no evidence of X", "X was excluded", "X ruled out", "rule out X", "unlikely X",
+    "X is unlikely", "negative for X", "not consistent with X". Real disease names that contain
+    "not otherwise specified", "non-", "without" or "negative" are not negations. Non-string -> False.
+
+    >>> is_negated("Not Fabry disease"), is_negated("Fabry disease ruled out"), is_negated("Fabry disease")
+    (True, True, False)
+    >>> is_negated("Dendritic cell sarcoma not otherwise specified")
+    False
+    """
+    return isinstance(answer, str) and _NEGATION_RE.search(answer) is not None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Token counting
+# ---------------------------------------------------------------------------------------------------
+
+
+def _length_of(ids: Any) -> int:
+    if isinstance(ids, (list, tuple)):
+        return len(ids)
+    if hasattr(ids, "keys") and "input_ids" in ids:  # BatchEncoding / dict
+        return len(ids["input_ids"])
+    if hasattr(ids, "__len__"):
+        return len(ids)
+    raise TypeError(f"tokenizer returned {type(ids).__name__}, expected a sequence of token ids")
+
+
+def count_tokens(text: str, tokenizer: object | None) -> int | None:
+    """Number of tokens in ``text``; None when there is no tokenizer (or ``text`` is not a string).
+
+    Supports Hugging Face tokenizers (``tokenizer.encode(text, add_special_tokens=False)``, or plain
+    ``encode(text)`` when that keyword is not accepted) and plain callables returning a list of ids
+    (or a mapping with ``input_ids``). An object that is neither raises ``TypeError``.
+
+    >>> count_tokens("fever and rash", str.split)
+    3
+    >>> count_tokens("fever", None) is None
+    True
+    """
+    if tokenizer is None or not isinstance(text, str):
+        return None
+    encode = getattr(tokenizer, "encode", None)
+    if callable(encode):
+        try:
+            ids = encode(text, add_special_tokens=False)
+        except TypeError:
+            ids = encode(text)
+        return _length_of(ids)
+    if callable(tokenizer):
+        return _length_of(tokenizer(text))
+    raise TypeError(f"unsupported tokenizer {type(tokenizer).__name__}: needs .encode() or to be callable")
