@@ -43,13 +43,13 @@ END_TOKENS: tuple[str, ...] = (
     "<end_of_turn>",
     "<｜end▁of▁sentence｜>",
 )
-"""Chat-template end tokens tolerated (and ignored) at the end of a completion."""
+"""Chat-template end tokens tolerated (and ignored, matched exactly) at the end of a completion."""
 
-# One pass finds every tag: group 1 is "/" for closing tags, group 2 the tag name.
-_TAG_RE = re.compile(r"<\s*(/?)\s*(think|answer)\s*>", re.IGNORECASE)
-_TRAILING_END_RE = re.compile(
-    r"(?:\s*(?:" + "|".join(re.escape(t) for t in END_TOKENS) + r"))+\s*\Z", re.IGNORECASE
+# One pass finds every tag; the number of the group that matched (1..4) is the tag kind + 1.
+_TAG_RE = re.compile(
+    r"<\s*(?:(think)|(answer)|/\s*(?:(think)|(answer)))\s*>", re.IGNORECASE
 )
+_GROUP_KIND = (-1, 0, 2, 1, 3)  # m.lastindex -> kind
 
 # Tag kinds in their required order.
 _THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE = 0, 1, 2, 3
@@ -133,6 +133,32 @@ def _count_reason(n: int, name: str) -> str:
     return f"missing {name}" if n == 0 else f"{n} {name} tags"
 
 
+def _strip_end_tokens(tail: str) -> str:
+    """``tail`` stripped of surrounding whitespace and any trailing chat end tokens (exact match)."""
+    tail = tail.strip()
+    while tail.endswith(END_TOKENS):
+        for tok in END_TOKENS:
+            if tail.endswith(tok):
+                tail = tail[: -len(tok)].rstrip()
+                break
+    return tail
+
+
+def _partial_format_score(positions: tuple[list[tuple[int, int]], ...], prefilled: bool) -> float:
+    """0.25 per tag present exactly once and in order with every other tag present exactly once."""
+    single: list[tuple[int, int]] = []  # (kind, start)
+    for kind, spans in enumerate(positions):
+        n = len(spans) + (1 if kind == _THINK_OPEN and prefilled else 0)
+        if n == 1:
+            start = -1 if (kind == _THINK_OPEN and prefilled) else spans[0][0]
+            single.append((kind, start))
+    in_order = 0
+    for kind, start in single:
+        if all((k < kind) == (s < start) for k, s in single if k != kind):
+            in_order += 1
+    return in_order / 4.0
+
+
 def parse_completion(text: str, *, think_prefilled: bool | None = None) -> ParsedCompletion:
     """Parse one completion into think / answer and judge its format.
 
@@ -164,8 +190,7 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
     positions: tuple[list[tuple[int, int]], ...] = ([], [], [], [])
     if "<" in text:
         for m in _TAG_RE.finditer(text):
-            kind = (_ANSWER_OPEN if m.group(2)[0] in "aA" else _THINK_OPEN) + (1 if m.group(1) else 0)
-            positions[kind].append(m.span())
+            positions[_GROUP_KIND[m.lastindex]].append(m.span())  # type: ignore[index]
     t_open, t_close, a_open, a_close = positions
 
     # Was the opening <think> injected by the chat template?
@@ -201,33 +226,21 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
             if oe <= last_cs:
                 answer = text[oe:last_cs].strip()
                 break
-        tail = text[last_ce:]
-        m_end = _TRAILING_END_RE.search(tail)
-        if m_end:
-            tail = tail[: m_end.start()]
-        after_answer = tail.strip()
-
-    # Partial credit: a tag present exactly once, in order with every other tag present exactly once.
-    single: list[tuple[int, int]] = []  # (kind, start)
-    for kind, spans in enumerate(positions):
-        n = len(spans) + (1 if kind == _THINK_OPEN and prefilled else 0)
-        if n == 1:
-            start = -1 if (kind == _THINK_OPEN and prefilled) else spans[0][0]
-            single.append((kind, start))
-    in_order = 0
-    for kind, start in single:
-        if all((k < kind) == (s < start) for k, s in single if k != kind):
-            in_order += 1
-    format_score = in_order / 4.0
+        after_answer = _strip_end_tokens(text[last_ce:])
 
     reasons: list[str] = []
     counts_list = (counts.think_open, counts.think_close, counts.answer_open, counts.answer_close)
-    for n, name in zip(counts_list, _TAG_NAMES):
-        if n != 1:
-            reasons.append(_count_reason(n, name))
+    if counts_list == (1, 1, 1, 1):
+        ordered = (-1 if prefilled else t_open[0][0]) < t_close[0][0] < a_open[0][0] < a_close[0][0]
+        format_score = 1.0 if ordered else _partial_format_score(positions, prefilled)
+    else:
+        ordered = False
+        format_score = _partial_format_score(positions, prefilled)
+        for n, name in zip(counts_list, _TAG_NAMES):
+            if n != 1:
+                reasons.append(_count_reason(n, name))
     if not reasons:
-        starts = [-1 if prefilled else t_open[0][0], t_close[0][0], a_open[0][0], a_close[0][0]]
-        if not (starts[0] < starts[1] < starts[2] < starts[3]):
+        if not ordered:
             reasons.append("tags out of order")
         else:
             if not prefilled and text[: t_open[0][0]].strip():
