@@ -145,8 +145,11 @@ def _strip_end_tokens(tail: str) -> str:
     return tail
 
 
-def _partial_format_score(positions: tuple[list[tuple[int, int]], ...], prefilled: bool) -> float:
-    """0.25 per tag present exactly once and in order with every other tag present exactly once."""
+def _partial_format_score(
+    positions: tuple[list[tuple[int, int]], ...], prefilled: bool
+) -> tuple[float, bool]:
+    """(0.25 per tag present exactly once and in order with every other tag present exactly once,
+    whether some tags present exactly once are out of order)."""
     single: list[tuple[int, int]] = []  # (kind, start)
     for kind, spans in enumerate(positions):
         n = len(spans) + (1 if kind == _THINK_OPEN and prefilled else 0)
@@ -157,7 +160,7 @@ def _partial_format_score(positions: tuple[list[tuple[int, int]], ...], prefille
     for kind, start in single:
         if all((k < kind) == (s < start) for k, s in single if k != kind):
             in_order += 1
-    return in_order / 4.0
+    return in_order / 4.0, in_order < len(single)
 
 
 def parse_completion(text: str, *, think_prefilled: bool | None = None) -> ParsedCompletion:
@@ -233,14 +236,16 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
     counts_list = (counts.think_open, counts.think_close, counts.answer_open, counts.answer_close)
     if counts_list == (1, 1, 1, 1):
         ordered = (-1 if prefilled else t_open[0][0]) < t_close[0][0] < a_open[0][0] < a_close[0][0]
-        format_score = 1.0 if ordered else _partial_format_score(positions, prefilled)
+        format_score = 1.0 if ordered else _partial_format_score(positions, prefilled)[0]
     else:
         ordered = False
-        format_score = _partial_format_score(positions, prefilled)
+        format_score, disordered = _partial_format_score(positions, prefilled)
         for n, name in zip(counts_list, _TAG_NAMES):
             if n != 1:
                 reasons.append(_count_reason(n, name))
-    if not reasons:
+        if disordered:
+            reasons.append("tags out of order")
+    if counts_list == (1, 1, 1, 1):
         if not ordered:
             reasons.append("tags out of order")
         else:
@@ -290,6 +295,7 @@ _LABEL_WORDS = (
     r"diagnosis|diagnoses|diagnostic|dx|ddx|answer|answers|conclusion|impression|\d{1,2}"
 )
 _LABEL_RE = re.compile(rf"^\s*(?:(?:{_LABEL_WORDS})\b\s*)+(?:\([^)]*\)\s*)?[:：]\s*", re.IGNORECASE)
+_LABEL_ONLY_RE = re.compile(rf"(?:(?:{_LABEL_WORDS})\b[\s:：]*)+", re.IGNORECASE)  # "Top 5", "Differential diagnosis"
 _LIKELIHOOD = (
     r"likely|unlikely|likelihood|possible|possibly|probable|probably|probability|confiden\w*|certain\w*|"
     r"suspect\w*|favou?r\w*|leading|top\s+choice|first\s+choice|best\s+fit|rank\w*|\d+(?:\.\d+)?\s*%|"
@@ -323,6 +329,8 @@ def _clean_item(item: str) -> str:
     while prev != s:  # several notes: "X (likely) (80%)"
         prev = s
         s = _TRAILING_NOTE_RE.sub("", s).rstrip(_TRAILING_PUNCT)
+    if _LABEL_ONLY_RE.fullmatch(s):  # a header line, not a diagnosis
+        return ""
     return _WS_RE.sub(" ", s).strip()
 
 
@@ -424,19 +432,31 @@ _ALT_RE = re.compile(
 _OXFORD_RE = re.compile(r",\s*(?:or)\s+", re.IGNORECASE)
 
 
-def _split_alternatives(item: str, keep: frozenset[str]) -> list[str]:
-    if _norm_name(item) in keep:
-        return [item]
-    s = _EITHER_RE.sub("", item)
-    if _OXFORD_RE.search(s):  # "A, B, or C": commas split only in this Oxford-list shape
-        head, last = _OXFORD_RE.split(s, maxsplit=1)
-        parts = [*head.split(","), last]
-    else:
-        parts = [s]
-    out: list[str] = []
-    for p in parts:
-        out.extend([p] if _norm_name(p) in keep else _ALT_RE.split(p))
-    return [c for c in (_clean_item(x) for x in out) if c]
+@dataclass(frozen=True, slots=True)
+class _Keep:
+    """Normalised protected names, and a regex finding those that contain a separator."""
+
+    names: frozenset[str]
+    pattern: re.Pattern[str] | None
+
+    def mask(self, item: str) -> tuple[str, list[str]]:
+        """Replace protected names inside ``item`` by separator-free placeholders."""
+        if self.pattern is None:
+            return item, []
+        found: list[str] = []
+
+        def _sub(m: re.Match[str]) -> str:
+            found.append(m.group(0))
+            return f"\x00{len(found) - 1}\x00"
+
+        return self.pattern.sub(_sub, item), found
+
+
+_PLACEHOLDER_RE = re.compile(r"\x00(\d+)\x00")
+
+
+def _unmask(text: str, found: list[str]) -> str:
+    return _PLACEHOLDER_RE.sub(lambda m: found[int(m.group(1))], text) if found else text
 
 
 def _norm_name(name: str) -> str:
@@ -444,8 +464,27 @@ def _norm_name(name: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def _normalized_keep(keep: frozenset[str]) -> frozenset[str]:
-    return frozenset(_norm_name(k) for k in keep if isinstance(k, str))
+def _make_keep(keep: frozenset[str]) -> _Keep:
+    names = frozenset(_norm_name(k) for k in keep if isinstance(k, str) and k.strip())
+    risky = sorted((n for n in names if "," in n or len(_ALT_RE.split(n)) > 1), key=len, reverse=True)
+    pattern = None
+    if risky:
+        alts = "|".join(r"\s+".join(re.escape(w) for w in n.split(" ")) for n in risky)
+        pattern = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE)
+    return _Keep(names, pattern)
+
+
+def _split_alternatives(item: str, keep: _Keep) -> list[str]:
+    if _norm_name(item) in keep.names:
+        return [item]
+    s, found = keep.mask(_EITHER_RE.sub("", item))
+    if _OXFORD_RE.search(s):  # "A, B, or C": commas split only in this Oxford-list shape
+        head, last = _OXFORD_RE.split(s, maxsplit=1)
+        parts = [*head.split(","), last]
+    else:
+        parts = [s]
+    out = [_unmask(x, found) for p in parts for x in _ALT_RE.split(p)]
+    return [c for c in (_clean_item(x) for x in out) if c]
 
 
 def split_candidates(answer: str, *, keep: Collection[str] = ()) -> list[str]:
@@ -457,8 +496,9 @@ def split_candidates(answer: str, *, keep: Collection[str] = ()) -> list[str]:
     "with or without" and "and/ or" and the "versus" of "graft versus host" never split. Names in
     ``keep`` (compared case- and whitespace-insensitively) are never split: about 0.5% of Orphanet
     names contain " or " ("Familial or sporadic hemiplegic migraine"), so pass the gold name and its
-    synonyms, or a whole vocabulary as a ``frozenset`` (its normalisation is cached). Returns ``[answer]`` (cleaned) when there is one candidate, ``[]`` for a
-    blank or non-string answer. Whether several candidates are hacking is the scorer's decision.
+    synonyms, or a whole vocabulary as a ``frozenset`` (its normalisation is cached); a protected
+    name also stays whole inside a longer answer. Returns ``[answer]`` (cleaned) when there is one
+    candidate, ``[]`` for a blank or non-string answer. Whether several candidates are hacking is the scorer's decision.
 
     >>> split_candidates("Either Fabry disease or Gaucher disease")
     ['Fabry disease', 'Gaucher disease']
@@ -471,9 +511,9 @@ def split_candidates(answer: str, *, keep: Collection[str] = ()) -> list[str]:
     """
     if not isinstance(answer, str) or not answer.strip():
         return []
-    keep_set = _normalized_keep(keep if isinstance(keep, frozenset) else frozenset(keep))
+    keep_set = _make_keep(keep if isinstance(keep, frozenset) else frozenset(keep))
     whole = _clean_item(answer)
-    if _norm_name(whole) in keep_set:
+    if _norm_name(whole) in keep_set.names:
         return [whole] if whole else []
     cands: list[str] = []
     for it in _raw_items(answer):
