@@ -39,14 +39,14 @@ __all__ = [
 SCRIPT_RANGES: dict[str, str] = {
     # A regex character-class body per script (Unicode blocks; letters and the script's own punctuation).
     "Latin": (
-        "A-Za-z\u00aa\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af\u1d00-\u1d7f\u1e00-\u1eff"
+        "A-Za-z\u00aa\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af\u1d00-\u1dbf\u1e00-\u1eff"
         "\u2c60-\u2c7f\ua720-\ua7ff\uab30-\uab6f\ufb00-\ufb06\uff21-\uff3a\uff41-\uff5a"
     ),
-    "Greek": "\u00b5\u0370-\u0373\u0376-\u0377\u037b-\u037d\u037f\u0386\u0388-\u03ff\u1f00-\u1fff",
+    "Greek": "\u00b5\u0370-\u0377\u037a-\u037d\u037f\u0386\u0388-\u03ff\u1f00-\u1fff",
     "Cyrillic": "\u0400-\u052f\u1c80-\u1c8f\u2de0-\u2dff\ua640-\ua69f",
     "Armenian": "\u0531-\u058f\ufb13-\ufb17",
     "Hebrew": "\u0591-\u05f4\ufb1d-\ufb4f",
-    "Arabic": "\u0600-\u065f\u066a-\u06ef\u06fa-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufefc",
+    "Arabic": "\u0600-\u065f\u066a-\u06ef\u06fa-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufefc",
     "Syriac": "\u0700-\u074f",
     "Thaana": "\u0780-\u07bf",
     "Devanagari": "\u0900-\u0965\u0970-\u097f\ua8e0-\ua8ff",
