@@ -103,6 +103,7 @@ class _Job:
 class _Plan:
     """How one request's verdict is assembled: a fixed grade or a key per answer."""
 
+    request: JudgeRequest | None = None  # validated; None when invalid
     slots: list[tuple[str, Any]] = field(default_factory=list)  # ("grade", g) or ("key", key)
     error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -192,8 +193,9 @@ class OpenAIJudge:
 
         jobs: list[_Job] = []
         job_of_key: dict[str, _Job] = {}
-        for index, (request, plan) in enumerate(zip(requests, plans)):
-            if plan.error:
+        for index, plan in enumerate(plans):
+            request = plan.request
+            if plan.error or request is None:
                 continue
             new: dict[str, str] = {}
             for (kind, value), answer in zip(plan.slots, request.answers):
@@ -245,6 +247,7 @@ class OpenAIJudge:
             except Exception as exc:  # noqa: BLE001 - reported on the verdict
                 plan.error = f"invalid judge request: {exc}"
                 return plan
+        plan.request = request
         gold = [g for g in request.gold_names if g.strip()]
         if not gold:
             plan.error = "no reference names to judge against"

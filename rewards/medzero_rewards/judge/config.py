@@ -33,7 +33,7 @@ class JudgeConfig(BaseModel):
     a default), and so is any field that looks like a literal API key.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)  # never echo a pasted key
 
     model: str = Field(min_length=1, description="Model name sent to the endpoint, e.g. 'gpt-4o-2024-08-06'.")
     base_url: str | None = Field(
