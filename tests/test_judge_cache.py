@@ -11,10 +11,14 @@ import pytest
 from medzero_rewards.judge.cache import JudgeCache, cache_key, normalize_key_name, reference_key
 
 
-def test_key_normalisation_is_typographic_only() -> None:
-    assert normalize_key_name("  Wilson\u2019s   Disease. ") == "wilson's disease"
-    assert normalize_key_name("Charcot\u2013Marie\u2013Tooth") == "charcot-marie-tooth"
+def test_key_normalisation_merges_spellings_only() -> None:
+    assert normalize_key_name("  Wilson\u2019s   Disease. ") == normalize_key_name("wilson disease")
+    assert normalize_key_name("Charcot\u2013Marie\u2013Tooth") == normalize_key_name("charcot-marie-tooth")
+    assert normalize_key_name("Mucolipidosis type II") == normalize_key_name("Mucolipidosis type 2")
     assert normalize_key_name("Type 1") != normalize_key_name("Type 2")
+    assert normalize_key_name("Fragile X syndrome") != normalize_key_name("Fragile X disease")
+    assert normalize_key_name("\u5a01\u5c14\u900a\u75c5")  # non-Latin names keep their letters
+    assert normalize_key_name("???") != normalize_key_name("!!!")  # punctuation-only answers stay distinct
 
 
 def test_reference_key_ignores_order_case_and_duplicates() -> None:

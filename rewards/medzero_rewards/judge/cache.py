@@ -22,19 +22,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from medzero_rewards.judge.types import Grade
+from medzero_rewards.normalize import normalize_name
 
 _SPACE = re.compile(r"\s+")
 _PUNCT_MAP = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-"})
 
 
-def normalize_key_name(name: str) -> str:
-    """Conservative normalisation for cache keys: NFKC, casefold, unified quotes/dashes, collapsed space.
-
-    Deliberately narrower than the scorer's matching normalisation, so two names share a cache
-    row only when they are the same string up to typography.
-    """
+def _typographic(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).translate(_PUNCT_MAP).casefold()
-    return _SPACE.sub(" ", text).strip().strip(".;:,").strip()
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalize_key_name(name: str) -> str:
+    """The name as it enters a cache key: :func:`medzero_rewards.normalize.normalize_name`.
+
+    That normalisation only merges surface spellings of one name (case, punctuation, possessives,
+    a trailing "(ABBR)", Roman numerals, British spellings), so two answers share a cache row only
+    when the judge would be asked the same question. A name it reduces to nothing (only
+    punctuation) keeps a typographic form instead, so such answers do not all share one row.
+    """
+    return normalize_name(name) or "\x00" + _typographic(name)
 
 
 def reference_key(gold_names: Iterable[str], broader_names: Iterable[str]) -> str:
