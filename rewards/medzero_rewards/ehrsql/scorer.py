@@ -1,0 +1,387 @@
+"""The EHRSQL scorer: official EHRSQL 2024 scoring as an RL reward, an lm-eval metric and a CLI.
+
+>>> from medzero_rewards import get_scorer                                   # doctest: +SKIP
+>>> scorer = get_scorer("ehrsql", db_path="mimic_iv.sqlite", timeout_s=5)    # doctest: +SKIP
+>>> s = scorer.score("<think>...</think><answer>SELECT COUNT(*) FROM patients</answer>",
+...                  {"label": "SELECT COUNT(*) FROM patients"})              # doctest: +SKIP
+>>> s.reward, s.details["outcome"]                                           # doctest: +SKIP
+(1.0, 1)
+
+Per item the scorer extracts the SQL (:mod:`.extract`), post-processes it like the official scorer
+(:mod:`.postprocess`), executes it read-only (:mod:`.executor`, :mod:`.pool`), normalises the result
+(:mod:`.results`) and compares it with the gold result. The outcome (+1/0/-1, :func:`.metrics.outcome`)
+is what the official reliability score averages; the reward maps it through a preset.
+
+``Score.details`` keys (read by the lm-eval task and the TRL adapter):
+
+* ``answerable`` (bool): the gold label is SQL, not ``"null"``;
+* ``abstained`` (bool): the prediction is an abstention;
+* ``outcome`` (int): the official per-question score, +1 / 0 / -1;
+* ``executed`` (bool): the predicted SQL ran to completion within every limit;
+* ``error`` (str | None): why the prediction failed (extraction, SQL error, refusal, limit, timeout);
+* ``timed_out`` (bool): the predicted SQL hit the time limit;
+* ``sql`` (str | None): the extracted SQL (``"null"`` when abstaining, None when nothing was found);
+* ``gold_error`` (str | None): the gold SQL itself failed on this database (then no answer matches).
+
+Presets (``preset``) map the outcome to the reward, before the optional components
+``format_weight × format_score`` and ``executable_weight × executed`` are added:
+
+* ``reliability`` (default): +1 correct result or correct abstention, 0 abstaining on an answerable
+  question, ``-penalty`` for a wrong, failing or unextractable answer or for answering an unanswerable one;
+* ``ehr_r1`` (the seed EHR-R1 scheme): 1.0 for a match (correct result or correct abstention), 0.1
+  when the SQL at least executes, else 0.
+
+Speed: gold results are computed once per scorer (or read from ``gold_answers`` / the record's
+``answer``); every distinct post-processed SQL is executed once per batch, and deterministic results
+are kept in an LRU cache across batches; a persistent worker pool runs the queries.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from medzero_rewards.base import Scorer
+from medzero_rewards.ehrsql.executor import ExecResult, Limits, ReadOnlyExecutor
+from medzero_rewards.ehrsql.extract import Extraction, extract_sql, extract_submission
+from medzero_rewards.ehrsql.metrics import ehrsql_metrics, outcome
+from medzero_rewards.ehrsql.pool import WorkerPool
+from medzero_rewards.ehrsql.postprocess import NULL_LABEL, post_process_sql
+from medzero_rewards.ehrsql.results import normalize_answer
+from medzero_rewards.types import Score, Status, Tier
+
+__all__ = ["PRESETS", "EhrsqlConfig", "EhrsqlScorer", "make_ehrsql"]
+
+Preset = Literal["reliability", "ehr_r1"]
+PRESETS: dict[str, str] = {
+    "reliability": "+1 correct or correct abstention, 0 abstain on answerable, -penalty otherwise",
+    "ehr_r1": "1.0 match, 0.1 executes, 0 otherwise (seed EHR-R1 scheme)",
+}
+"""Reward presets by name, with a one-line description."""
+
+_KIND_STATUS = {
+    "sql_error": Status.sql_error,
+    "limit": Status.sql_error,
+    "refused": Status.refused,
+    "timeout": Status.timeout,
+    "crash": Status.error,
+}
+_NONDETERMINISTIC = ("random", "now")  # results that may change between runs are never cached
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+class EhrsqlConfig(BaseModel):
+    """Configuration of :class:`EhrsqlScorer`.
+
+    Attributes:
+        db_path: the EHRSQL SQLite database (opened read-only).
+        timeout_s: time limit per query in seconds (default 10; every EHRSQL 2024 gold query runs in
+            well under 0.1 s). The official scorer has none; a query stopped here scores as an error.
+        workers: worker processes (default: CPU count, at most 8); 0 executes in the calling process
+            (time limit still enforced, no memory cap, no kill-and-replace).
+        max_rows: rows fetched before a query is stopped as an error.
+        memory_mb: SQLite heap cap per worker process.
+        preset: reward mapping, ``reliability`` or ``ehr_r1`` (see :data:`PRESETS`).
+        penalty: ``c`` in the ``reliability`` reward: a wrong answer gets ``-c``.
+        format_weight: weight of the completion's format score (0..1) added to the reward.
+        executable_weight: weight of "the predicted SQL executed" added to the reward.
+        gold_answers: gold results by question id, as an ``answer.json``-style path or mapping; used
+            when a record has no ``answer``. Without either, the gold SQL is executed (once).
+        cache_size: results kept across batches (LRU).
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    db_path: Path
+    timeout_s: float = Field(10.0, gt=0)
+    workers: int = Field(default_factory=_default_workers, ge=0)
+    max_rows: int = Field(1_000_000, gt=0)
+    memory_mb: int = Field(1024, ge=64)
+    preset: Preset = "reliability"
+    penalty: float = Field(1.0, ge=0)
+    format_weight: float = 0.0
+    executable_weight: float = 0.0
+    gold_answers: Path | dict[str, str] | None = None
+    cache_size: int = Field(100_000, ge=0)
+
+    @field_validator("db_path")
+    @classmethod
+    def _db_exists(cls, v: Path) -> Path:
+        if not v.is_file():
+            raise ValueError(f"EHRSQL database not found: {v}")
+        return v
+
+    @field_validator("gold_answers")
+    @classmethod
+    def _answers_exist(cls, v: Path | dict[str, str] | None) -> Path | dict[str, str] | None:
+        if isinstance(v, Path) and not v.is_file():
+            raise ValueError(f"gold answers file not found: {v}")
+        return v
+
+    def limits(self) -> Limits:
+        """The per-query :class:`~medzero_rewards.ehrsql.executor.Limits` this config implies."""
+        return Limits(timeout_s=self.timeout_s, max_rows=self.max_rows, memory_mb=self.memory_mb)
+
+
+def _deterministic(sql: str) -> bool:
+    low = sql.lower()
+    return not any(word in low for word in _NONDETERMINISTIC)
+
+
+class EhrsqlScorer(Scorer):
+    """Scores EHRSQL predictions exactly as the official EHRSQL 2024 program does.
+
+    References are records ``{"label": gold SQL or "null", "answer": optional gold result string,
+    "id": optional question id}``. :meth:`score` / :meth:`score_batch` take model completions;
+    :meth:`score_sql_batch` takes submission SQL (the official ``prediction.json`` values).
+    Call :meth:`close` (or use ``with``) to stop the worker processes early.
+    """
+
+    name = "ehrsql"
+
+    def __init__(self, config: EhrsqlConfig | None = None, **kwargs: Any) -> None:
+        if config is not None and kwargs:
+            raise TypeError("pass either an EhrsqlConfig or keyword options, not both")
+        self.config = config if config is not None else EhrsqlConfig(**kwargs)
+        self._limits = self.config.limits()
+        self._cache: OrderedDict[str, ExecResult] = OrderedDict()
+        self._gold_by_id: dict[str, str] | None = None
+        self._normalized: dict[str, str] = {}
+        self._pool: WorkerPool | None = None
+        self._local: ReadOnlyExecutor | None = None
+        self._lock = threading.Lock()
+        self.executed = 0
+        """Queries actually executed so far (after deduplication and caching)."""
+
+    # -- execution -------------------------------------------------------------------------------
+    def _run(self, sqls: list[str]) -> list[ExecResult]:
+        if not sqls:
+            return []
+        self.executed += len(sqls)
+        if self.config.workers == 0:
+            if self._local is None:
+                self._local = ReadOnlyExecutor(self.config.db_path, self._limits)
+            return [self._local.execute(s) for s in sqls]
+        if self._pool is None:
+            self._pool = WorkerPool(self.config.db_path, self.config.workers, self._limits)
+        return self._pool.execute_many(sqls)
+
+    def _execute_keys(self, keys: Sequence[str]) -> dict[str, ExecResult] | list[ExecResult]:
+        """Execute post-processed SQL: once per distinct deterministic key, cached across batches."""
+        results: list[ExecResult | None] = [None] * len(keys)
+        todo: dict[str, list[int]] = {}
+        fresh: list[tuple[str, list[int]]] = []
+        for i, key in enumerate(keys):
+            if _deterministic(key):
+                hit = self._cache.get(key)
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    results[i] = hit
+                else:
+                    todo.setdefault(key, []).append(i)
+            else:
+                fresh.append((key, [i]))
+        jobs = list(todo.items()) + fresh
+        for (key, idxs), res in zip(jobs, self._run([k for k, _ in jobs])):
+            for i in idxs:
+                results[i] = res
+            if key in todo and res.error_kind in (None, "sql_error", "refused") and self.config.cache_size:
+                self._cache[key] = res
+                if len(self._cache) > self.config.cache_size:
+                    self._cache.popitem(last=False)
+        return [r if r is not None else ExecResult(error="not executed", error_kind="crash") for r in results]
+
+    # -- gold ------------------------------------------------------------------------------------
+    def _file_answer(self, qid: Any) -> str | None:
+        if self.config.gold_answers is None or qid is None:
+            return None
+        if self._gold_by_id is None:
+            src = self.config.gold_answers
+            if isinstance(src, Path):
+                import json
+
+                data = json.loads(src.read_text(encoding="utf-8"))
+            else:
+                data = src
+            if not isinstance(data, dict):
+                raise ValueError("gold_answers must map question ids to answer strings")
+            self._gold_by_id = {str(k): v for k, v in data.items()}
+        return self._gold_by_id.get(str(qid))
+
+    def _normalized_answer(self, answer: Any) -> str:
+        text = answer if isinstance(answer, str) else str(answer)
+        hit = self._normalized.get(text)
+        if hit is None:
+            hit = self._normalized[text] = normalize_answer(text)
+        return hit
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def score(self, completion: str, reference: Mapping[str, Any]) -> Score:
+        """Score one model completion against one EHRSQL record (see module docstring)."""
+        return self.score_batch([completion], [reference])[0]
+
+    def score_batch(self, completions: Sequence[str], references: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Score model completions; shares execution across the batch (GRPO groups repeat SQL)."""
+        if len(completions) != len(references):
+            raise ValueError(f"score_batch got {len(completions)} completions but {len(references)} references")
+        return self._score([extract_sql(c) for c in completions], references)
+
+    def score_sql(self, sql: str, reference: Mapping[str, Any]) -> Score:
+        """Score one submission entry (raw SQL or ``"null"``) against one record."""
+        return self.score_sql_batch([sql], [reference])[0]
+
+    def score_sql_batch(self, sqls: Sequence[str], references: Sequence[Mapping[str, Any]]) -> list[Score]:
+        """Score submission entries (the official ``prediction.json`` values) against records."""
+        if len(sqls) != len(references):
+            raise ValueError(f"score_sql_batch got {len(sqls)} predictions but {len(references)} references")
+        return self._score([extract_submission(s) for s in sqls], references)
+
+    def _score(self, extractions: Sequence[Extraction], references: Sequence[Mapping[str, Any]]) -> list[Score]:
+        n = len(extractions)
+        # Gold: "null", a given answer string, or a SQL key to execute.
+        answerable: list[bool] = []
+        gold_answer: list[str | None] = [None] * n
+        gold_key: list[int | None] = [None] * n
+        keys: list[str] = []
+        for i, ref in enumerate(references):
+            label = ref.get("label") if isinstance(ref, Mapping) else None
+            if not isinstance(label, str):
+                raise ValueError(f"reference {i} needs a 'label' string (gold SQL or \"null\"), got {label!r}")
+            label_pp = post_process_sql(label)
+            answerable.append(label_pp != NULL_LABEL)
+            if not answerable[-1]:
+                continue
+            given = ref.get("answer")
+            if given is None:
+                given = self._file_answer(ref.get("id"))
+            if given is not None:
+                gold_answer[i] = self._normalized_answer(given)
+            else:
+                gold_key[i] = len(keys)
+                keys.append(label_pp)
+        # Predictions to execute.
+        pred_key: list[int | None] = [None] * n
+        pred_error: list[str | None] = [None] * n
+        for i, ex in enumerate(extractions):
+            if ex.abstained or ex.sql is None:
+                continue
+            try:
+                pp = post_process_sql(ex.sql)
+            except Exception as exc:
+                pred_error[i] = f"post-processing failed: {type(exc).__name__}: {exc}"
+                continue
+            pred_key[i] = len(keys)
+            keys.append(pp)
+        with self._lock:
+            executed = self._execute_keys(keys)
+        return [
+            self._make_score(
+                extractions[i], answerable[i],
+                gold_answer[i] if gold_key[i] is None else None,
+                executed[gold_key[i]] if gold_key[i] is not None else None,  # type: ignore[index]
+                executed[pred_key[i]] if pred_key[i] is not None else None,  # type: ignore[index]
+                pred_error[i],
+            )
+            for i in range(n)
+        ]
+
+    def _make_score(
+        self,
+        ex: Extraction,
+        answerable: bool,
+        gold_answer: str | None,
+        gold_exec: ExecResult | None,
+        pred: ExecResult | None,
+        pred_error: str | None,
+    ) -> Score:
+        gold_error = None
+        if gold_exec is not None:
+            gold_answer, gold_error = gold_exec.answer, gold_exec.error
+        executed = pred is not None and pred.ok
+        correct = (
+            answerable and not ex.abstained and executed and gold_answer is not None
+            and pred is not None and pred.answer == gold_answer
+        )
+        out = outcome(answerable, ex.abstained, correct)
+        if ex.abstained:
+            status, error = Status.abstained, None
+        elif ex.sql is None:
+            status, error = ex.status, ex.reason
+        elif pred_error is not None or pred is None:
+            status, error = Status.error, pred_error or "not executed"
+        elif not pred.ok:
+            status, error = _KIND_STATUS.get(pred.error_kind or "crash", Status.error), pred.error
+        else:
+            status, error = Status.ok, None
+        timed_out = bool(pred is not None and pred.timed_out)
+
+        if self.config.preset == "ehr_r1":
+            base = 1.0 if out == 1 else (0.1 if executed else 0.0)
+        else:
+            base = {1: 1.0, 0: 0.0, -1: -self.config.penalty}[out]
+        reward = base + self.config.format_weight * ex.format_score + self.config.executable_weight * executed
+        if out == 1:
+            reason = "correct abstention" if ex.abstained else "result matches gold"
+        elif out == 0:
+            reason = "abstained on an answerable question"
+        elif not answerable:
+            reason = "answered an unanswerable question"
+        else:
+            reason = error or ("gold SQL failed: " + gold_error if gold_error else "result differs from gold")
+        return Score(
+            reward=reward,
+            correct=out == 1,
+            components={"outcome": float(out), "format": ex.format_score, "executable": float(executed)},
+            extracted=ex.sql,
+            tier=Tier.exact if out == 1 else Tier.none,
+            status=status,
+            reason=reason,
+            details={
+                "answerable": answerable,
+                "abstained": ex.abstained,
+                "outcome": out,
+                "executed": executed,
+                "error": error,
+                "timed_out": timed_out,
+                "sql": ex.sql,
+                "gold_error": gold_error,
+            },
+        )
+
+    def aggregate(self, scores: Sequence[Score]) -> dict[str, float | None]:  # type: ignore[override]
+        """Official ``accuracy0/5/10/N`` plus ``execution_accuracy``, ``abstention_precision``,
+        ``abstention_recall``, ``error_rate``, ``timeout_rate`` (all ×100) and counts; see
+        :func:`~medzero_rewards.ehrsql.metrics.ehrsql_metrics`."""
+        missing = [i for i, s in enumerate(scores) if "outcome" not in s.details]
+        if missing:
+            raise ValueError(f"scores {missing[:5]} were not produced by the EHRSQL scorer (no 'outcome')")
+        return ehrsql_metrics([s.details for s in scores])
+
+    def close(self) -> None:
+        """Stop worker processes and close connections (the scorer can still be used afterwards)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self._local is not None:
+            self._local.close()
+            self._local = None
+
+    def __enter__(self) -> EhrsqlScorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_ehrsql(**config: Any) -> EhrsqlScorer:
+    """Factory behind ``get_scorer("ehrsql", db_path=..., ...)``; keywords are :class:`EhrsqlConfig` fields."""
+    return EhrsqlScorer(EhrsqlConfig(**config))
