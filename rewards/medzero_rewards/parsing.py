@@ -305,9 +305,10 @@ _LIKELIHOOD = (
 _TRAILING_NOTE_RE = re.compile(
     rf"(?:\s*[(\[]\s*[^()\[\]]*?\b(?:{_LIKELIHOOD})(?:\b|(?<=%))[^()\[\]]*[)\]]"
     rf"|\s*[(\[]\s*\d+(?:\.\d+)?\s*%?\s*[)\]]"
-    rf"|\s+[-–—:]\s+[^-–—]*?\b(?:{_LIKELIHOOD})(?:\b|(?<=%))[^-–—]*)\s*\Z",
+    rf"|(?:\s*[:：]|\s+[-–—])\s+[^-–—:：()\[\]]*?\b(?:{_LIKELIHOOD})(?:\b|(?<=%))[^-–—:：()\[\]]*)\s*\Z",
     re.IGNORECASE,
 )
+_BOLD_HEAD_RE = re.compile(r"\s*\*\*([^*]+?)\*\*\s*(?:[:：]|[-–—](?=\s))\s*\S")
 _MARKDOWN_RE = re.compile(r"\*\*|__|`+|~~")
 _EDGE_EMPH_RE = re.compile(r"^[*_]+|[*_]+$")
 _TRAILING_PUNCT = " \t.;,:!?。；，："
@@ -317,8 +318,11 @@ _WS_RE = re.compile(r"\s+")
 
 def _clean_item(item: str) -> str:
     """Strip markers, markdown, labels, likelihood notes and trailing punctuation from one list item."""
-    s = _MARKDOWN_RE.sub("", item)
-    s = _HEADING_RE.sub("", s)
+    s = _MARKER_RE.sub("", _HEADING_RE.sub("", item), count=1)
+    m = _BOLD_HEAD_RE.match(s)  # "**Fabry disease**: an X-linked lysosomal disorder …" -> the bold name
+    if m and not _LABEL_ONLY_RE.fullmatch(m.group(1).strip()):
+        s = m.group(1)
+    s = _MARKDOWN_RE.sub("", s)
     s = _MARKER_RE.sub("", s, count=1)
     s = _EDGE_EMPH_RE.sub("", s.strip())
     s = _LABEL_RE.sub("", s, count=1)
@@ -402,7 +406,8 @@ def parse_ranked_list(answer: str, k: int | None = None) -> list[str]:
     (``- X``, ``* X``, ``• X``), one name per line, ``;``-separated names on one line (``;`` inside
     parentheses does not split) or ``1. A 2. B`` on one line. Commas never split (names contain them).
     Each item loses markdown, a leading label (``Diagnosis:``, ``Most likely:``, ``Final diagnosis:``),
-    trailing punctuation and trailing likelihood notes (``(most likely)``, ``(70%)``, ``- less likely``)
+    an explanation after a bold name (``**X**: because …``), header lines (``Differential diagnosis:``,
+    ``## Top 5``), trailing punctuation and trailing likelihood notes (``(most likely)``, ``(70%)``, ``- less likely``)
     while name parentheses such as ``(CMT1A)`` stay. Empty items and case-insensitive duplicates are
     dropped, order is kept, and the list is cut at ``k`` (``k <= 0`` gives ``[]``).
 
