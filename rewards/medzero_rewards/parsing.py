@@ -301,16 +301,32 @@ _LIKELIHOOD = (
     r"suspect\w*|favou?r\w*|leading|top\s+choice|first\s+choice|best\s+fit|rank\w*|\d+(?:\.\d+)?\s*%|"
     r"p\s*=\s*0?\.\d+"
 )
-# A trailing "(most likely)", "(70%)", "[high confidence]", " - less likely" note.
-_TRAILING_NOTE_RE = re.compile(
-    rf"(?:\s*[(\[]\s*[^()\[\]]*?\b(?:{_LIKELIHOOD})(?:\b|(?<=%))[^()\[\]]*[)\]]"
-    rf"|\s*[(\[]\s*\d+(?:\.\d+)?\s*%?\s*[)\]]"
-    rf"|(?:\s*[:：]|\s+[-–—])\s+[^-–—:：()\[\]]*?\b(?:{_LIKELIHOOD})(?:\b|(?<=%))[^-–—:：()\[\]]*)\s*\Z",
-    re.IGNORECASE,
-)
+# Trailing notes: "(most likely)", "(70%)", "[high confidence]", " - less likely", ": 60%".
+_LIKELY_RE = re.compile(rf"\b(?:{_LIKELIHOOD})(?:\b|(?<=%))", re.IGNORECASE)
+_NUMBER_NOTE_RE = re.compile(r"\s*\d+(?:\.\d+)?\s*%?\s*")
+_SEP_TAIL_RE = re.compile(r"(?:\s*[:：]|\s+[-–—])\s+([^-–—:：()\[\]]+)\Z")
+
+
+def _strip_trailing_note(s: str) -> str:
+    """``s`` without one trailing likelihood note (unchanged when there is none)."""
+    close = s[-1:]
+    if close in (")", "]"):
+        open_at = s.rfind("(" if close == ")" else "[")
+        if open_at > 0:
+            content = s[open_at + 1 : -1]
+            if ")" not in content and "]" not in content and (
+                _LIKELY_RE.search(content) or _NUMBER_NOTE_RE.fullmatch(content)
+            ):
+                return s[:open_at]
+        return s
+    m = _SEP_TAIL_RE.search(s)
+    if m and m.start() > 0 and _LIKELY_RE.search(m.group(1)):
+        return s[: m.start()]
+    return s
+
+
 _BOLD_HEAD_RE = re.compile(r"\s*\*\*([^*]+?)\*\*\s*(?:[:：]|[-–—](?=\s))\s*\S")
 _MARKDOWN_RE = re.compile(r"\*\*|__|`+|~~")
-_EDGE_EMPH_RE = re.compile(r"^[*_]+|[*_]+$")
 _TRAILING_PUNCT = " \t.;,:!?。；，："
 _INLINE_NUM_RE = re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})[.)](?!\d)\s*")
 _WS_RE = re.compile(r"\s+")
@@ -324,16 +340,16 @@ def _clean_item(item: str) -> str:
         s = m.group(1)
     s = _MARKDOWN_RE.sub("", s)
     s = _MARKER_RE.sub("", s, count=1)
-    s = _EDGE_EMPH_RE.sub("", s.strip())
+    s = s.strip().strip("*_").strip()
     s = _LABEL_RE.sub("", s, count=1)
     s = _MARKER_RE.sub("", s, count=1)  # "Diagnosis: 1. X"
-    s = _EDGE_EMPH_RE.sub("", s.strip())
+    s = s.strip().strip("*_").strip()
     s = s.strip().rstrip(_TRAILING_PUNCT)
     prev = None
     while prev != s:  # several notes: "X (likely) (80%)"
         prev = s
-        s = _TRAILING_NOTE_RE.sub("", s).rstrip(_TRAILING_PUNCT)
-    if _LABEL_ONLY_RE.fullmatch(s):  # a header line, not a diagnosis
+        s = _strip_trailing_note(s).rstrip(_TRAILING_PUNCT)
+    if len(s) < 48 and _LABEL_ONLY_RE.fullmatch(s):  # a header line, not a diagnosis
         return ""
     return _WS_RE.sub(" ", s).strip()
 
