@@ -94,6 +94,7 @@ def test_prefilled_forced_on_and_off() -> None:
     # a template that injected <think> plus a model that wrote another one: 2 opening tags
     p = parse_completion("<think>x</think><answer>y</answer>", think_prefilled=True)
     assert p.tags.think_open == 2 and p.format_reason == "2 <think> tags" and not p.format_ok
+    assert p.think == "x" and p.format_score == 0.75  # the written <think> is not part of the reasoning
     # forced prefill with no </think> at all: reasoning never closed
     p = parse_completion("just reasoning <answer>y</answer>", think_prefilled=True)
     assert p.think is None and p.format_reason == "missing </think>"

@@ -212,9 +212,9 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
         answer_close=len(a_close),
     )
 
-    # Think: from the first <think> (or the start, when prefilled) to the first </think> after it.
+    # Think: from the first written <think> (else the start, when prefilled) to the next </think>.
     think: str | None = None
-    think_start = 0 if prefilled else (t_open[0][1] if t_open else -1)
+    think_start = t_open[0][1] if t_open else (0 if prefilled else -1)
     if think_start >= 0:
         for cs, _ce in t_close:
             if cs >= think_start:
@@ -226,7 +226,7 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
     after_answer = ""
     if a_close:
         last_cs, last_ce = a_close[-1]
-        for os_, oe in reversed(a_open):
+        for _os, oe in reversed(a_open):
             if oe <= last_cs:
                 answer = text[oe:last_cs].strip()
                 break
@@ -235,24 +235,20 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
     reasons: list[str] = []
     counts_list = (counts.think_open, counts.think_close, counts.answer_open, counts.answer_close)
     if counts_list == (1, 1, 1, 1):
-        ordered = (-1 if prefilled else t_open[0][0]) < t_close[0][0] < a_open[0][0] < a_close[0][0]
-        format_score = 1.0 if ordered else _partial_format_score(positions, prefilled)[0]
-    else:
-        ordered = False
-        format_score, disordered = _partial_format_score(positions, prefilled)
-        for n, name in zip(counts_list, _TAG_NAMES):
-            if n != 1:
-                reasons.append(_count_reason(n, name))
-        if disordered:
-            reasons.append("tags out of order")
-    if counts_list == (1, 1, 1, 1):
-        if not ordered:
-            reasons.append("tags out of order")
-        else:
+        if (-1 if prefilled else t_open[0][0]) < t_close[0][0] < a_open[0][0] < a_close[0][0]:
+            format_score = 1.0
             if not prefilled and text[: t_open[0][0]].strip():
                 reasons.append("text before <think>")
             if text[t_close[0][1] : a_open[0][0]].strip():
                 reasons.append("text between </think> and <answer>")
+        else:
+            format_score = _partial_format_score(positions, prefilled)[0]
+            reasons.append("tags out of order")
+    else:
+        format_score, disordered = _partial_format_score(positions, prefilled)
+        reasons.extend(_count_reason(n, name) for n, name in zip(counts_list, _TAG_NAMES) if n != 1)
+        if disordered:
+            reasons.append("tags out of order")
     if answer is not None and not answer:
         reasons.append("empty answer")
     if after_answer:
