@@ -289,7 +289,7 @@ class OpenAIJudge:
             grades=grades,
             status=status,
             reason="; ".join(reasons),
-            cached=not own_jobs,
+            cached=not own_jobs and hits > 0,
             calls=sum(j.calls for j in own_jobs.values()),
             tokens_in=sum(j.tokens_in for j in own_jobs.values()),
             tokens_out=sum(j.tokens_out for j in own_jobs.values()),
