@@ -1,0 +1,20 @@
+"""Thin glue for the EHRSQL tasks; the logic lives in medzero_eval.lm_eval_glue and medzero_rewards."""
+
+from functools import partial
+
+from medzero_eval.lm_eval_glue import (  # noqa: F401  (re-exported for the YAML !function tags)
+    agg_abstention_precision,
+    agg_abstention_recall,
+    agg_accuracy0,
+    agg_accuracy5,
+    agg_accuracy10,
+    agg_accuracyN,
+    agg_error_rate,
+    agg_execution_accuracy,
+    agg_timeout_rate,
+    load_ehrsql,
+    process_results,
+)
+
+load_test = partial(load_ehrsql, "test")
+load_valid = partial(load_ehrsql, "valid")
