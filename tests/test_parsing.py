@@ -234,6 +234,8 @@ def test_ranked_list_styles(style: str) -> None:
         ("**Diagnosis**: Wilson disease", ["Wilson disease"]),
         ("Succinyl-CoA:3-oxoacid CoA transferase deficiency", ["Succinyl-CoA:3-oxoacid CoA transferase deficiency"]),
         ("Fabry disease: 60%", ["Fabry disease"]),
+        ("The most likely diagnosis is Fabry disease.", ["Fabry disease"]),
+        ("Final answer = Wilson disease", ["Wilson disease"]),
         ("OBSOLETE: Spondyloepimetaphyseal dysplasia (most likely)", ["OBSOLETE: Spondyloepimetaphyseal dysplasia"]),
         ("Gaucher disease - less likely (20%)", ["Gaucher disease"]),
         ("1. Fabry disease, 2. Gaucher disease, 3. Pompe disease", ["Fabry disease", "Gaucher disease", "Pompe disease"]),

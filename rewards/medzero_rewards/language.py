@@ -23,8 +23,9 @@ Which scripts are allowed besides the expected one (:data:`ALLOWED`):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 __all__ = [
     "ALLOWED",
@@ -36,7 +37,7 @@ __all__ = [
     "script_counts",
 ]
 
-SCRIPT_RANGES: dict[str, str] = {
+_SCRIPT_RANGES: dict[str, str] = {
     # A regex character-class body per script (Unicode blocks; letters and the script's own punctuation).
     "Latin": (
         "A-Za-z\u00aa\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af\u1d00-\u1dbf\u1e00-\u1eff"
@@ -75,17 +76,20 @@ SCRIPT_RANGES: dict[str, str] = {
         "\U00020000-\U0003134f"
     ),
 }
-"""Character-class bodies (for ``re``) of every supported script."""
+SCRIPT_RANGES: Mapping[str, str] = MappingProxyType(_SCRIPT_RANGES)
+"""Character-class bodies (for ``re``) of every supported script (read-only)."""
 
 OTHER = "Other"
 SCRIPTS: tuple[str, ...] = (*SCRIPT_RANGES, OTHER)
 """Supported script names; ``"Other"`` collects letters of scripts not listed."""
 
-ALLOWED: dict[str, frozenset[str]] = {
-    name: frozenset({name, "Latin", "Greek"} | ({"Han"} if name == "Kana" else set()))
-    for name in SCRIPTS
-}
-"""For each expected script, the scripts whose letters do not count as foreign."""
+ALLOWED: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        name: frozenset({name, "Latin", "Greek"} | ({"Han"} if name == "Kana" else set()))
+        for name in SCRIPTS
+    }
+)
+"""For each expected script, the scripts whose letters do not count as foreign (read-only)."""
 
 # Characters that Python's ``\w`` calls alphanumeric but that are notation, not a script's letters.
 _NOTATION = (

@@ -291,6 +291,10 @@ _LABEL_WORDS = (
     r"diagnosis|diagnoses|diagnostic|dx|ddx|answer|answers|conclusion|impression|\d{1,2}"
 )
 _LABEL_RE = re.compile(rf"^\s*(?:(?:{_LABEL_WORDS})\b\s*)+(?:\([^)]*\)\s*)?[:：]\s*", re.IGNORECASE)
+_LABEL_IS_RE = re.compile(  # "The most likely diagnosis is X"
+    rf"^\s*(?:(?:{_LABEL_WORDS})\b\s*)*(?:diagnosis|diagnoses|dx|answer)\s+(?:is|are|would\s+be|=)\s+",
+    re.IGNORECASE,
+)
 _LABEL_ONLY_RE = re.compile(rf"(?:(?:{_LABEL_WORDS})\b[\s:：]*)+", re.IGNORECASE)  # "Top 5", "Differential diagnosis"
 _LIKELIHOOD = (
     r"likely|unlikely|likelihood|possible|possibly|probable|probably|probability|confiden\w*|certain\w*|"
@@ -337,7 +341,7 @@ def _clean_item(item: str) -> str:
     s = _MARKDOWN_RE.sub("", s)
     s = _MARKER_RE.sub("", s, count=1)
     s = s.strip().strip("*_").strip()
-    s = _LABEL_RE.sub("", s, count=1)
+    s = _LABEL_IS_RE.sub("", _LABEL_RE.sub("", s, count=1), count=1)
     s = _MARKER_RE.sub("", s, count=1)  # "Diagnosis: 1. X"
     s = s.strip().strip("*_").strip()
     s = s.strip().rstrip(_TRAILING_PUNCT)
@@ -417,7 +421,8 @@ def parse_ranked_list(answer: str, k: int | None = None) -> list[str]:
     Items are numbered lines (``1. X``, ``1) X``, ``(1) X``, ``#1 X``, ``1 - X``), bullets
     (``- X``, ``* X``, ``• X``), one name per line, ``;``-separated names on one line (``;`` inside
     parentheses does not split) or ``1. A 2. B`` on one line. Commas never split (names contain them).
-    Each item loses markdown, a leading label (``Diagnosis:``, ``Most likely:``, ``Final diagnosis:``),
+    Each item loses markdown, a leading label (``Diagnosis:``, ``Most likely:``, ``Final diagnosis:``,
+    ``The most likely diagnosis is``),
     an explanation after a bold name (``**X**: because …``), header lines (``Differential diagnosis:``,
     ``## Top 5``), trailing punctuation and trailing likelihood notes (``(most likely)``, ``(70%)``, ``- less likely``)
     while name parentheses such as ``(CMT1A)`` stay. Empty items and case-insensitive duplicates are
