@@ -29,7 +29,14 @@ from medzero_rewards.ehrsql.executor import ExecResult, Limits, ReadOnlyExecutor
 
 __all__ = ["WorkerPool"]
 
-_CHILD_CODE = "import sys; from medzero_rewards.ehrsql.pool import _child_main; _child_main(int(sys.argv[1]))"
+# Workers run `python -I -S` (no site, no user environment: fast start, independent of .pth hooks) and
+# import this package from its directory without running medzero_rewards/__init__ (which loads pydantic).
+_CHILD_CODE = (
+    "import sys, types; pkg = types.ModuleType('medzero_rewards'); pkg.__path__ = [sys.argv[2]]; "
+    "sys.modules['medzero_rewards'] = pkg; "
+    "from medzero_rewards.ehrsql.pool import _child_main; _child_main(int(sys.argv[1]))"
+)
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 def _cap_memory(limits: Limits) -> None:
@@ -81,14 +88,6 @@ def _child_main(fd: int) -> None:
     _worker_main(conn, db_path, limits)
 
 
-def _child_env() -> dict[str, str]:
-    # The worker must import exactly what this process imports, even from a source checkout.
-    env = dict(os.environ)
-    paths = [p for p in sys.path if p and os.path.isdir(p)]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    return env
-
-
 class _Worker:
     __slots__ = ("process", "conn", "task", "deadline")
 
@@ -96,10 +95,9 @@ class _Worker:
         ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD_CODE, str(theirs.fileno())],
+                [sys.executable, "-I", "-S", "-c", _CHILD_CODE, str(theirs.fileno()), _PACKAGE_DIR],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
-                env=_child_env(),
                 start_new_session=True,  # Ctrl-C in the terminal reaches the parent only
             )
         finally:

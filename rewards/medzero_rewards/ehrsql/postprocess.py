@@ -22,6 +22,7 @@ Steps, in order:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = ["CURRENT_DATE", "CURRENT_TIME", "NOW", "NULL_LABEL", "VITAL_RANGES", "post_process_sql"]
 
@@ -60,6 +61,9 @@ _CLOCK: tuple[tuple[str, str], ...] = (
 )
 
 
+_MEMO_MAX_CHARS = 20_000  # RL repeats the same SQL; long (hostile) SQL is not memoised
+
+
 def _interval_to_sqlite(m: re.Match[str]) -> str:
     func, base, number, unit = m.group(1), m.group(2), m.group(3), m.group(4).lower()
     unit = unit if number == "1" else unit + "s"
@@ -68,6 +72,8 @@ def _interval_to_sqlite(m: re.Match[str]) -> str:
 
 
 def _replace_vitals(query: str) -> str:
+    if "_lower" not in query or "_upper" not in query:  # fast path: the patterns cannot match
+        return query
     lower, upper = _LOWER.search(query), _UPPER.search(query)
     if lower is None or upper is None:
         return query
@@ -100,10 +106,20 @@ def post_process_sql(query: str) -> str:
     """
     if not isinstance(query, str):
         raise TypeError(f"SQL must be a str, not {type(query).__name__}")
+    if len(query) <= _MEMO_MAX_CHARS:
+        return _post_process_memo(query)
+    return _post_process(query)
+
+
+def _post_process(query: str) -> str:
     query = _SPACES.sub(" ", query.replace("\n", " ")).strip()
     query = query.replace("> =", ">=").replace("< =", "<=").replace("! =", "!=")
-    query = _INTERVAL.sub(_interval_to_sqlite, query)
+    if "DATE_SUB(" in query or "DATE_ADD(" in query:
+        query = _INTERVAL.sub(_interval_to_sqlite, query)
     for old, new in _CLOCK:
         query = query.replace(old, new)
     query = _replace_vitals(query)
     return query.replace("%y", "%Y").replace("%j", "%J")
+
+
+_post_process_memo = lru_cache(maxsize=1 << 15)(_post_process)

@@ -31,16 +31,20 @@ Presets (``preset``) map the outcome to the reward, before the optional componen
 * ``ehr_r1`` (the seed EHR-R1 scheme): 1.0 for a match (correct result or correct abstention), 0.1
   when the SQL at least executes, else 0.
 
-Speed: gold results are computed once per scorer (or read from ``gold_answers`` / the record's
-``answer``); every distinct post-processed SQL is executed once per batch, and deterministic results
-are kept in an LRU cache across batches; a persistent worker pool runs the queries.
+Speed: gold results are computed once per database and kept (in memory, and on disk with
+``cache_dir``), or read from ``gold_answers`` / the record's ``answer``; every distinct post-processed
+SQL is executed once per batch, a prediction identical to its executed gold SQL reuses the gold result
+(same database, same SQL, same result), deterministic results are kept in an LRU cache across batches,
+and a persistent worker pool runs the queries. SQL mentioning ``random`` or ``now`` is never reused.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +52,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medzero_rewards.base import Scorer
+from medzero_rewards.ehrsql.cache import ResultCache
 from medzero_rewards.ehrsql.executor import ExecResult, Limits, ReadOnlyExecutor
 from medzero_rewards.ehrsql.extract import Extraction, extract_sql, extract_submission
 from medzero_rewards.ehrsql.metrics import ehrsql_metrics, outcome
@@ -72,7 +77,12 @@ _KIND_STATUS = {
     "timeout": Status.timeout,
     "crash": Status.error,
 }
-_NONDETERMINISTIC = ("random", "now")  # results that may change between runs are never cached
+# A conservative lexical guard (not a parser; a false alarm only skips caching): SQL that may read the
+# clock or a random source is executed every time, as the official scorer would.
+_NONDETERMINISTIC = ("random", "now", "current_")
+# date()/time()/... without a time value, and strftime('fmt') with only a format, read the clock.
+_SHORT_CALL = re.compile(r"\(\s*('[^']*'\s*)?\)")
+_CLOCK_FUNCS = ("date", "time", "datetime", "julianday", "unixepoch", "strftime")
 
 
 def _default_workers() -> int:
@@ -96,7 +106,9 @@ class EhrsqlConfig(BaseModel):
         executable_weight: weight of "the predicted SQL executed" added to the reward.
         gold_answers: gold results by question id, as an ``answer.json``-style path or mapping; used
             when a record has no ``answer``. Without either, the gold SQL is executed (once).
-        cache_size: results kept across batches (LRU).
+        cache_size: predicted-SQL results kept across batches (LRU); gold results are always kept.
+        cache_dir: folder for a persistent gold-result cache, one file per database content
+            (:mod:`.cache`); None keeps gold results in memory only, for this scorer's life.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -112,6 +124,7 @@ class EhrsqlConfig(BaseModel):
     executable_weight: float = 0.0
     gold_answers: Path | dict[str, str] | None = None
     cache_size: int = Field(100_000, ge=0)
+    cache_dir: Path | None = None
 
     @field_validator("db_path")
     @classmethod
@@ -132,9 +145,16 @@ class EhrsqlConfig(BaseModel):
         return Limits(timeout_s=self.timeout_s, max_rows=self.max_rows, memory_mb=self.memory_mb)
 
 
+@lru_cache(maxsize=1 << 15)
 def _deterministic(sql: str) -> bool:
     low = sql.lower()
-    return not any(word in low for word in _NONDETERMINISTIC)
+    if any(word in low for word in _NONDETERMINISTIC):
+        return False
+    for m in _SHORT_CALL.finditer(low):
+        before = low[max(0, m.start() - 32) : m.start()].rstrip()
+        if before.endswith("strftime") or (m.group(1) is None and before.endswith(_CLOCK_FUNCS)):
+            return False
+    return True
 
 
 class EhrsqlScorer(Scorer):
@@ -153,7 +173,9 @@ class EhrsqlScorer(Scorer):
             raise TypeError("pass either an EhrsqlConfig or keyword options, not both")
         self.config = config if config is not None else EhrsqlConfig(**kwargs)
         self._limits = self.config.limits()
-        self._cache: OrderedDict[str, ExecResult] = OrderedDict()
+        self._gold: dict[str, ExecResult] = {}
+        self._lru: OrderedDict[str, ExecResult] = OrderedDict()
+        self._disk = ResultCache(self.config.db_path, self.config.cache_dir) if self.config.cache_dir else None
         self._gold_by_id: dict[str, str] | None = None
         self._normalized: dict[str, str] = {}
         self._pool: WorkerPool | None = None
@@ -175,29 +197,52 @@ class EhrsqlScorer(Scorer):
             self._pool = WorkerPool(self.config.db_path, self.config.workers, self._limits)
         return self._pool.execute_many(sqls)
 
-    def _execute_keys(self, keys: Sequence[str]) -> dict[str, ExecResult] | list[ExecResult]:
+    def _lookup(self, key: str) -> ExecResult | None:
+        hit = self._gold.get(key)
+        if hit is None and self._disk is not None:
+            hit = self._disk.get(key)
+            if hit is not None:
+                self._gold[key] = hit
+        if hit is None:
+            hit = self._lru.get(key)
+            if hit is not None:
+                self._lru.move_to_end(key)
+        return hit
+
+    def _remember(self, key: str, res: ExecResult, gold: bool) -> None:
+        if res.error_kind not in (None, "sql_error", "refused"):
+            return  # timeouts and crashes depend on load: never cached
+        if gold:
+            self._gold[key] = res
+            if self._disk is not None:
+                self._disk.put(key, res)
+        elif self.config.cache_size:
+            self._lru[key] = res
+            if len(self._lru) > self.config.cache_size:
+                self._lru.popitem(last=False)
+
+    def _execute_keys(self, keys: Sequence[str], is_gold: Sequence[bool]) -> list[ExecResult]:
         """Execute post-processed SQL: once per distinct deterministic key, cached across batches."""
         results: list[ExecResult | None] = [None] * len(keys)
         todo: dict[str, list[int]] = {}
         fresh: list[tuple[str, list[int]]] = []
         for i, key in enumerate(keys):
-            if _deterministic(key):
-                hit = self._cache.get(key)
-                if hit is not None:
-                    self._cache.move_to_end(key)
-                    results[i] = hit
-                else:
-                    todo.setdefault(key, []).append(i)
-            else:
+            if not _deterministic(key):
                 fresh.append((key, [i]))
-        jobs = list(todo.items()) + fresh
-        for (key, idxs), res in zip(jobs, self._run([k for k, _ in jobs])):
+                continue
+            hit = self._lookup(key)
+            if hit is not None:
+                results[i] = hit
+            else:
+                todo.setdefault(key, []).append(i)
+        jobs = list(todo.items())
+        for (key, idxs), res in zip(jobs + fresh, self._run([k for k, _ in jobs + fresh])):
             for i in idxs:
                 results[i] = res
-            if key in todo and res.error_kind in (None, "sql_error", "refused") and self.config.cache_size:
-                self._cache[key] = res
-                if len(self._cache) > self.config.cache_size:
-                    self._cache.popitem(last=False)
+            if key in todo:
+                self._remember(key, res, gold=any(is_gold[i] for i in idxs))
+        if self._disk is not None:
+            self._disk.flush()
         return [r if r is not None else ExecResult(error="not executed", error_kind="crash") for r in results]
 
     # -- gold ------------------------------------------------------------------------------------
@@ -252,6 +297,7 @@ class EhrsqlScorer(Scorer):
         gold_answer: list[str | None] = [None] * n
         gold_key: list[int | None] = [None] * n
         keys: list[str] = []
+        is_gold: list[bool] = []
         for i, ref in enumerate(references):
             label = ref.get("label") if isinstance(ref, Mapping) else None
             if not isinstance(label, str):
@@ -268,6 +314,7 @@ class EhrsqlScorer(Scorer):
             else:
                 gold_key[i] = len(keys)
                 keys.append(label_pp)
+                is_gold.append(True)
         # Predictions to execute.
         pred_key: list[int | None] = [None] * n
         pred_error: list[str | None] = [None] * n
@@ -281,8 +328,9 @@ class EhrsqlScorer(Scorer):
                 continue
             pred_key[i] = len(keys)
             keys.append(pp)
+            is_gold.append(False)
         with self._lock:
-            executed = self._execute_keys(keys)
+            executed = self._execute_keys(keys, is_gold)
         return [
             self._make_score(
                 extractions[i], answerable[i],
