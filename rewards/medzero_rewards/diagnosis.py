@@ -58,7 +58,7 @@ from medzero_rewards.base import Scorer
 from medzero_rewards.hierarchy import OrphanetHierarchy, load_hierarchy
 from medzero_rewards.judge.types import JudgeRequest, JudgeVerdict, SynonymJudge
 from medzero_rewards.language import language_mixing
-from medzero_rewards.matching import DEFAULT_HI, DEFAULT_LO, compare_keys
+from medzero_rewards.matching import DEFAULT_HI, DEFAULT_LO, NameMatch, compare_keys
 from medzero_rewards.normalize import NameKey, analyze_name
 from medzero_rewards.parsing import count_tokens, is_negated, parse_completion, parse_ranked_list, split_candidates
 from medzero_rewards.synonyms import SynonymTable, build_synonym_table
@@ -290,14 +290,28 @@ class DiagnosisScorer(Scorer):
         if not akey.text:
             return _Decision(Tier.none, Status.empty, "answer has no letters or digits", 0.0, None)
         best_i, best = -1, None
+        # A fuzzy (not normalised-equal) match to a name that is itself another Orphanet entity is a
+        # near-name sibling ("Fraser" vs "Frasier syndrome"), not a misspelling: veto it.
+        other_entity = self.hierarchy is not None and self.hierarchy.knows(akey.text)
         for i, gk in enumerate(gold.keys):
             m = compare_keys(akey, gk, hi=hi, lo=lo)
+            if m.tier is Tier.exact and m.score < 100.0 and other_entity:
+                m = NameMatch(Tier.none, m.score, f"answer is another Orphanet entity ({m.reason})")
             if m.tier is Tier.exact:
                 tier = Tier.exact if i == 0 else Tier.synonym
                 why = "matches the diagnosis" if i == 0 else f"matches gold name {gold.names[i]!r}"
                 return _Decision(tier, Status.ok, f"{why} {m.reason}".strip(), m.score, gold.names[i])
             if best is None or (m.tier is Tier.uncertain, m.score) > (best.tier is Tier.uncertain, best.score):
                 best_i, best = i, m
+        # a broader Orphanet group (checked before hacking: group names such as "Disorder of serine or
+        # glycine metabolism" contain " or ")
+        for j, bk in enumerate(gold.broader_keys):
+            m = compare_keys(akey, bk, hi=hi, lo=lo)
+            if m.tier is Tier.exact:
+                return _Decision(
+                    Tier.hypernym, Status.ok, f"broader Orphanet group of the diagnosis: {gold.broader[j]!r}",
+                    m.score, gold.broader[j],
+                )  # fmt: skip
         if check_hacking:
             cands = split_candidates(answer, keep=gold.keep)
             if len(cands) > 1:
@@ -307,13 +321,6 @@ class DiagnosisScorer(Scorer):
                 )
             if is_negated(answer):
                 return _Decision(Tier.none, Status.hacking, "negated answer (says what it is not)", 0.0, None)
-        for j, bk in enumerate(gold.broader_keys):
-            m = compare_keys(akey, bk, hi=hi, lo=lo)
-            if m.tier is Tier.exact:
-                return _Decision(
-                    Tier.hypernym, Status.ok, f"broader Orphanet group of the diagnosis: {gold.broader[j]!r}",
-                    m.score, gold.broader[j],
-                )  # fmt: skip
         assert best is not None
         matched = gold.names[best_i] if best.tier is Tier.uncertain else None
         return _Decision(best.tier, Status.ok, best.reason, best.score, matched)

@@ -103,6 +103,14 @@ class OrphanetHierarchy:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and normalize_name(name) in self._by_name
 
+    def knows(self, normalized: str) -> bool:
+        """Whether an already-normalised name is an entity or parent name in the file.
+
+        >>> OrphanetHierarchy([{"name": "Fraser syndrome", "parents": []}]).knows("fraser syndrome")
+        True
+        """
+        return normalized in self._names
+
     def parents(self, name: str | None = None, orpha_id: str | int | None = None) -> list[Parent]:
         """Direct parents of the entity called ``name`` (any surface variant) or with ``orpha_id``.
 

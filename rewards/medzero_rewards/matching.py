@@ -18,7 +18,7 @@
    conflict -> ``uncertain``: it may be a broader or narrower name, which the hierarchy or the judge
    decides;
 4. every word that differs must pair with a spelling variant on the other side (``rapidfuzz`` ratio
-   >= 85, both at least 5 letters, no opposite prefixes such as hypo-/hyper-, micro-/macro-);
+   >= 88, both at least 5 letters, no opposite prefixes such as hypo-/hyper-, micro-/macro-);
    opposite prefixes are a hard conflict (``hypokalemic`` vs ``hyperkalemic``), an unpaired word a
    soft one;
 5. no conflict and similarity >= ``hi`` -> ``exact``; otherwise ``uncertain``.
@@ -72,9 +72,9 @@ _WORD_CLASS: dict[str, str] = {w: c for c, ws in GUARD_WORDS.items() for w in ws
 _PREFIXES = (
     "hyper", "hypo", "normo", "micro", "macro", "mega", "pre", "post", "intra", "extra", "infra",
     "supra", "mono", "poly", "oligo", "uni", "bi", "endo", "exo", "brady", "tachy", "homo", "hetero",
-    "hemi", "pan", "an", "dys", "a",
+    "hemi", "pan", "dys", "un", "non", "in", "an", "a",
 )  # fmt: skip
-_PAIR_MIN_RATIO = 85.0
+_PAIR_MIN_RATIO = 88.0
 _PAIR_MIN_LEN = 5
 
 
@@ -116,6 +116,22 @@ def _prefix(tok: str) -> str:
     return ""
 
 
+def _opposite_prefixes(a: str, b: str) -> bool:
+    """``hypokalemic``/``hyperkalemic``, ``responsive``/``unresponsive``, ``hypofibrinogenemia``/
+    ``hypodysfibrinogenemia``: the words start (after any shared prefix) with different prefixes, or
+    one is the other with something prepended."""
+    if len(a) != len(b) and (a.endswith(b) or b.endswith(a)) and abs(len(a) - len(b)) >= 2:
+        return True  # a prefix added: "debranching"/"branching", "ovotesticular"/"testicular"
+    for _ in range(3):
+        pa, pb = _prefix(a), _prefix(b)
+        if pa != pb:
+            return not (a.startswith(pb) and b.startswith(pa))
+        if not pa:
+            return False
+        a, b = a[len(pa) :], b[len(pb) :]
+    return False
+
+
 def _guard_conflicts(p: NameKey, g: NameKey) -> tuple[list[str], list[str]]:
     """(hard, soft) guard conflicts as human-readable strings."""
     hard: list[str] = []
@@ -151,10 +167,10 @@ def _pair_words(p: NameKey, g: NameKey) -> tuple[list[str], list[str]]:
             s = fuzz.ratio(t, u)
             if s > best_score:
                 best, best_score = u, s
-        if best and best_score >= _PAIR_MIN_RATIO and min(len(t), len(best)) >= _PAIR_MIN_LEN:
+        plural = best and (t == best + "s" or best == t + "s")  # "Barts" = "Bart's", "tumors"
+        if plural or (best and best_score >= _PAIR_MIN_RATIO and min(len(t), len(best)) >= _PAIR_MIN_LEN):
             free.remove(best)
-            pt, pb = _prefix(t), _prefix(best)
-            if pt != pb and (pt or pb) and not (t.startswith(pb) and best.startswith(pt)):
+            if _opposite_prefixes(t, best):
                 hard.append(f"prefix: {t} vs {best}")
         else:
             soft.append(f"word only in answer: {t}")

@@ -108,7 +108,7 @@ def _brit_sub(m: re.Match[str]) -> str:
 # ------------------------------------------------------------------------------------------------
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
 _ROMAN_RE = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})$")
-_ROMAN_SUFFIX_RE = re.compile(r"^([ivx]+)([a-f])$")
+_ROMAN_SUFFIX_RE = re.compile(r"^([ivx]+)([a-z])$")
 _NUMBERING_WORDS = frozenset(
     {
         "type", "types", "subtype", "grade", "class", "group", "stage", "factor", "complex",
@@ -175,7 +175,7 @@ _SPECIAL_LETTERS = str.maketrans(
      "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-"}
 )  # fmt: skip
 # " (ALS)", " (CMT1A)", " (MPS-I)", " (MPS I)": short capitalised group after a space, or at the start.
-_ABBREV_PAREN_RE = re.compile(r"(?:(?<=\s)|^)[(\[]\s*([A-Za-z0-9][A-Za-z0-9\-/ ]{0,14}?)\s*[)\]]")
+_ABBREV_PAREN_RE = re.compile(r"(?:(?<=\s)|^)[(\[]\s*([A-Za-z0-9][A-Za-z0-9\-/ ]{0,23}?)\s*[)\]]")
 _POSSESSIVE_RE = re.compile(r"(?<=\w)'s\b|(?<=s)'(?=\s|$)")
 _APOSTROPHE_RE = re.compile(r"'")
 _NON_WORD_RE = re.compile(r"[^\w.]+|_|(?<!\d)\.|\.(?!\d)")
@@ -192,10 +192,19 @@ def _drop_abbreviations(s: str) -> str:
     if "(" not in s and "[" not in s:
         return s
 
+    shouting = s.isupper()
+
     def repl(m: re.Match[str]) -> str:
         if m.start() == 0 and m.end() == len(s):
             return m.group(1)  # the whole string is "(ALS)": keep the abbreviation itself
-        return " " if _is_abbreviation(m.group(1)) else m.group(0)
+        content = m.group(1)
+        if not _is_abbreviation(content):
+            return m.group(0)
+        if shouting:  # all capitals: only drop a group that starts like one of the preceding words
+            initials = {w[0] for w in s[: m.start()].split()[-6:] if w[:1].isalpha()}
+            if content[0] not in initials:
+                return m.group(0)
+        return " "
 
     return _ABBREV_PAREN_RE.sub(repl, s)
 
