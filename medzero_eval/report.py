@@ -9,8 +9,9 @@ every one has one, and writes accuracy / output-length / failure-rate plots, sco
 per-checkpoint metrics table and the worst cases of the last checkpoint.
 
 With ``rescore=True`` each task's samples are re-scored from ``filtered_resps`` + ``doc`` by the
-``medzero_rewards`` scorer named in the task config (``metadata.scorer`` and ``metadata.scorer_config``;
-else guessed from the task name), and the per-checkpoint metrics are that scorer's ``aggregate``.
+``medzero_rewards`` scorer the documents name (medzero's tasks store ``scorer`` and ``reference`` in each
+document), else the one in the task config (``metadata.scorer`` / ``metadata.scorer_config``), else one
+guessed from the task name; the per-checkpoint metrics are then that scorer's ``aggregate``.
 """
 
 from __future__ import annotations
@@ -153,9 +154,14 @@ def to_float(value: Any, metric: str | None = None) -> float | None:
 
 
 def _score_like(value: Any) -> dict[str, Any] | None:
-    """A logged ``Score`` (dict with ``reward`` and ``correct``), possibly inside a tuple/list."""
-    if isinstance(value, Mapping) and "reward" in value and "correct" in value:
-        return dict(value)
+    """A logged ``Score`` (dict with ``reward`` and ``correct``), possibly inside a payload dict or a tuple/list.
+
+    medzero's tasks log ``{"scorer": <spec>, "score": <Score as JSON>}`` as every metric's per-sample value.
+    """
+    if isinstance(value, Mapping):
+        if "reward" in value and "correct" in value:
+            return dict(value)
+        value = list(value.values())
     if isinstance(value, (list, tuple)):
         for element in value:
             found = _score_like(element)
@@ -331,12 +337,21 @@ def load_checkpoints(log_dirs: Sequence[Path]) -> list[Checkpoint]:
 # --------------------------------------------------------------------------------------------- rescoring
 
 
+def _json_value(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
 def scorer_for_task(task: str, config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The scorer name and config a task declares (``metadata.scorer`` / ``metadata.scorer_config``), else a guess."""
+    """The scorer name and config a task config declares (``metadata.scorer`` / ``metadata.scorer_config``), else a guess."""
     metadata = config.get("metadata") or {}
     if isinstance(metadata, Mapping):
         name = metadata.get("scorer") or metadata.get("scorer_name")
-        scorer_config = metadata.get("scorer_config") or {}
+        scorer_config = _json_value(metadata.get("scorer_config")) or {}
         if name:
             return str(name), dict(scorer_config) if isinstance(scorer_config, Mapping) else {}
     lowered = task.lower()
@@ -348,29 +363,53 @@ def scorer_for_task(task: str, config: Mapping[str, Any]) -> tuple[str, dict[str
     )
 
 
+def scoring_inputs(doc: Mapping[str, Any]) -> tuple[tuple[str, dict[str, Any]] | None, dict[str, Any]]:
+    """The scorer spec and the reference record a logged lm-eval ``doc`` carries.
+
+    medzero's task documents hold ``scorer`` (``{"name", "config"}``, JSON) and ``reference`` (the
+    record, JSON); other documents are taken as the reference record themselves, with no spec.
+    """
+    spec = _json_value(doc.get("scorer"))
+    parsed_spec = None
+    if isinstance(spec, Mapping) and spec.get("name"):
+        parsed_spec = (str(spec["name"]), dict(spec.get("config") or {}))
+    reference = _json_value(doc.get("reference"))
+    return parsed_spec, dict(reference) if isinstance(reference, Mapping) else dict(doc)
+
+
 def rescore_task(
     run: TaskRun, scorer: str | None = None, config: Mapping[str, Any] | None = None, progress: bool = True
 ) -> TaskRun:
     """Re-score ``run``'s samples (``filtered_resps`` + ``doc``) with a medzero_rewards scorer, in place.
 
-    ``scorer`` / ``config`` override what the task config declares (``config`` is merged on top).
-    Per-sample metrics become the Score's numeric details plus ``reward`` and ``correct``; the task
-    metrics become ``scorer.aggregate(scores)``.
+    The scorer is the one each document names (medzero's tasks), else the task config's
+    ``metadata.scorer``, else a guess from the task name. ``scorer`` replaces the name (the declared
+    config is kept only when the name is unchanged); ``config`` is merged on top. Per-sample metrics
+    become the Score's numeric details plus ``reward`` and ``correct``; the task metrics become
+    ``scorer.aggregate(scores)``.
     """
     from medzero_eval.scoring import score_records
 
-    try:
-        declared, task_config = scorer_for_task(run.task, run.config)
-    except ValueError:
-        if scorer is None:
-            raise
-        declared, task_config = "", {}
-    name = scorer or declared
-    if name != declared:  # an override naming another scorer does not inherit this task's scorer config
-        task_config = {}
-    merged = {**task_config, **dict(config or {})}
+    specs, references = [], []
+    for sample in run.samples:
+        spec, reference = scoring_inputs(sample.doc)
+        if spec is None:
+            try:
+                spec = scorer_for_task(run.task, run.config)
+            except ValueError:
+                if scorer is None:
+                    raise
+                spec = (scorer, {})
+        name, declared = spec
+        if scorer is not None and scorer != name:
+            name, declared = scorer, {}
+        specs.append(json.dumps([name, {**declared, **dict(config or {})}], sort_keys=True, default=str))
+        references.append(reference)
+    if len(set(specs)) > 1:
+        raise ValueError(f"task {run.task!r}: samples name different scorers; pass --scorer to rescore them alike")
+    name, merged = json.loads(specs[0])
     scores, metrics = score_records(
-        name, [s.response for s in run.samples], [s.doc for s in run.samples], config=merged, progress=progress
+        name, [s.response for s in run.samples], references, config=merged, progress=progress
     )
     for sample, score in zip(run.samples, scores):
         sample.metrics = {k: v for k, v in ((k, to_float(v)) for k, v in score.details.items()) if v is not None}

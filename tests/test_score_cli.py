@@ -7,6 +7,9 @@ the offline score is the same code path as the lm-eval metric and the RL reward.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +161,25 @@ def test_build_config_parses_json_values(tmp_path: Path) -> None:
     assert build_config(cfg, ["k=3", "judge=null", "expected_script=Latin"]) == {
         "answer_format": "ranked", "k": 3, "judge": None, "expected_script": "Latin"
     }
+
+
+def test_score_runs_without_lm_eval_or_matplotlib(tmp_path: Path, by_id: dict[str, dict[str, Any]]) -> None:
+    """`medzero-eval score` never imports lm-eval or matplotlib (they are optional extras)."""
+    inp = _write_jsonl(tmp_path / "c.jsonl", [{"completion": f"{THINK}<answer>Propionic acidemia</answer>",
+                                               "reference": by_id["ramedis-16"]}])
+    script = textwrap.dedent(f"""
+        import sys
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in ("lm_eval", "matplotlib"):
+                    raise ImportError(f"blocked: {{name}}")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        from medzero_eval.cli import main
+        main(["score", "--scorer", "rarearena_rdc", "--input", {str(inp)!r}, "--no-progress"])
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["top1"] == 1.0
