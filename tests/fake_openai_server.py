@@ -28,9 +28,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from medzero_rewards.judge.prompt import extract_payload
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 FaultKind = Literal["status", "slow", "malformed_body", "empty_content", "text", "drop"]
 ChatResponder = Callable[[dict[str, Any]], str]
@@ -90,9 +93,7 @@ class _Rule:
             return False
         if self.requests is not None and number not in self.requests:
             return False
-        if self.answer is not None and self.answer not in answers:
-            return False
-        return True
+        return self.answer is None or self.answer in answers
 
 
 @dataclass
@@ -147,13 +148,13 @@ class FakeOpenAIServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server._handle_get(self)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 server._handle_post(self)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -171,7 +172,7 @@ class FakeOpenAIServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> FakeOpenAIServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -7,8 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from medzero_rewards.judge.cache import JudgeCache, cache_key, normalize_key_name, reference_key
+from medzero_rewards.judge.cache import (
+    JudgeCache,
+    cache_key,
+    normalize_key_name,
+    reference_key,
+)
 
 
 def test_key_normalisation_merges_spellings_only() -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fake_openai_server import FakeOpenAIServer, Fault
 from medzero_rewards import Status, Tier, get_scorer
 from medzero_rewards.diagnosis import UnjudgedError

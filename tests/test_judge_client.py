@@ -12,7 +12,6 @@ from typing import Any
 
 import openai
 import pytest
-
 from fake_openai_server import FakeOpenAIServer, Fault
 from medzero_rewards.judge import JudgeRequest
 from medzero_rewards.judge.client import OpenAIJudge

@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
-
 from medzero_rewards.judge import JudgeConfig, JudgeRequest, JudgeVerdict, build_judge
 from medzero_rewards.judge.client import JudgeUnavailableError, OpenAIJudge
+from pydantic import ValidationError
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -66,7 +65,7 @@ def test_key_is_read_from_env_and_never_shown(monkeypatch: pytest.MonkeyPatch) -
 
 
 class TableJudge:
-    def judge_many(self, requests):  # noqa: ANN001, ANN201 - minimal SynonymJudge
+    def judge_many(self, requests):
         return [JudgeVerdict(grades=[0] * len(r.answers), status="judged") for r in requests]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from medzero_rewards.judge.limits import RateLimiter, TokenBucket
 
 

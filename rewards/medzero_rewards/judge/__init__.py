@@ -16,7 +16,11 @@ from medzero_rewards.judge.prompt import PROMPT_VERSION
 from medzero_rewards.judge.types import Grade, JudgeRequest, JudgeVerdict, SynonymJudge
 
 if TYPE_CHECKING:
-    from medzero_rewards.judge.client import JudgeStats, JudgeUnavailableError, OpenAIJudge
+    from medzero_rewards.judge.client import (
+        JudgeStats,
+        JudgeUnavailableError,
+        OpenAIJudge,
+    )
 
 __all__ = [
     "PROMPT_VERSION",

@@ -86,7 +86,7 @@ class JudgeCache:
                 chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._conn.execute(f"SELECT key, grade FROM judge_grades WHERE key IN ({marks})", chunk)
-                out.update({k: int(g) for k, g in rows})  # type: ignore[misc]
+                out.update({k: int(g) for k, g in rows})
         return out
 
     def put_many(self, rows: Mapping[str, tuple[str, str, str, Grade]]) -> None:

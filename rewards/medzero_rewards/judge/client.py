@@ -28,14 +28,22 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from medzero_rewards.judge.cache import JudgeCache, cache_key, reference_key
 from medzero_rewards.judge.config import JudgeConfig
 from medzero_rewards.judge.limits import RateLimiter
 from medzero_rewards.judge.parse import VerdictParseError, parse_grades
-from medzero_rewards.judge.prompt import PROMPT_VERSION, RESPONSE_FORMAT, build_messages, estimate_tokens
+from medzero_rewards.judge.prompt import (
+    PROMPT_VERSION,
+    RESPONSE_FORMAT,
+    build_messages,
+    estimate_tokens,
+)
 from medzero_rewards.judge.types import Grade, JudgeRequest, JudgeVerdict
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 log = logging.getLogger("medzero_rewards.judge")
 
@@ -228,7 +236,7 @@ class OpenAIJudge:
         if self._cache is not None:
             self._cache.close()
 
-    def __enter__(self) -> OpenAIJudge:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -284,7 +292,7 @@ class OpenAIJudge:
                 if grades[-1] is None and job.reason and job.reason not in reasons:
                     reasons.append(job.reason)
         self.stats.add(cache_hits=hits)
-        status = "judged" if all(g is not None for g in grades) else "unjudged"
+        status: Literal["judged", "unjudged"] = "judged" if all(g is not None for g in grades) else "unjudged"
         return JudgeVerdict(
             grades=grades,
             status=status,
@@ -349,7 +357,7 @@ class OpenAIJudge:
         """Fill ``job.grades`` (``None`` where it failed) and ``job.reason``; never raises."""
         try:
             self._call_with_retries(job)
-        except Exception as exc:  # noqa: BLE001 - an unexpected failure is reported, not raised
+        except Exception as exc:
             log.exception("judge call failed unexpectedly")
             job.grades = [None] * len(job.answers)
             job.reason = f"judge error: {type(exc).__name__}: {exc}"

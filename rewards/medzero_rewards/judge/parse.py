@@ -78,7 +78,7 @@ def _grades_from_json(value: Any, n: int) -> list[Grade | None] | None:
     if all(isinstance(v, dict) for v in value) and value:
         ranks = [v.get("rank") for v in value]
         by_rank = all(isinstance(r, int) and not isinstance(r, bool) for r in ranks) and len(set(ranks)) == len(ranks)
-        by_rank = by_rank and all(1 <= r <= n for r in ranks)  # type: ignore[operator]
+        by_rank = by_rank and all(1 <= r <= n for r in ranks)
         for pos, item in enumerate(value):
             slot = item["rank"] - 1 if by_rank else pos
             if 0 <= slot < n:
