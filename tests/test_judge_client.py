@@ -362,3 +362,11 @@ def test_openai_client_sees_the_fake_server_as_openai(server: FakeOpenAIServer) 
         assert reply.choices[0].message.content == "4"
         with pytest.raises(openai.BadRequestError):  # an unknown prompt is loud, not an empty reply
             other.chat.completions.create(model="fake-judge", messages=[{"role": "user", "content": "?"}])
+
+
+def test_long_answer_lists_are_split_and_reassembled_in_order(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    answers = [f"Disease {i}" for i in range(7)] + ["Lou Gehrig disease"]
+    judge = make_judge(server, tmp_path, max_answers_per_call=3)
+    [verdict] = judge.judge_many([als(*answers)])
+    assert verdict.grades == [0] * 7 + [2] and verdict.calls == 3
+    assert sorted(len(r.answers) for r in server.records) == [2, 3, 3]

@@ -9,7 +9,8 @@ Per :meth:`OpenAIJudge.judge_many` call:
 1. every answer is looked up in the SQLite cache (key: model, prompt version, normalised answer,
    reference sets);
 2. the remaining answers are de-duplicated across the batch (a GRPO group often repeats one
-   answer) and grouped into one call per request, so a ranked list is judged in one call;
+   answer) and grouped into one call per request, so a ranked list is judged in one call
+   (lists longer than ``max_answers_per_call`` are split);
 3. the calls run concurrently under a semaphore (``max_concurrency``, shared by every caller of
    this judge) and the RPM/TPM limiter, with their own retry loop: 429, 408/409, 5xx, timeouts and
    connection errors are retried with capped exponential backoff, honouring ``Retry-After``;
@@ -194,7 +195,8 @@ class OpenAIJudge:
         return self.judge_many([request])[0]
 
     def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeVerdict]:
-        """Judge every request, one call per request at most, concurrently; never raises for one item."""
+        """Judge every request (one call per request at most, unless it has more than
+        ``max_answers_per_call`` new answers), concurrently; never raises for one item."""
         plans = [self._plan(r) for r in requests]
         keys = [v for p in plans for kind, v in p.slots if kind == "key"]
         cached: dict[str, Grade] = self._cache.get_many(keys) if (self._cache is not None and keys) else {}
@@ -209,16 +211,19 @@ class OpenAIJudge:
             for (kind, value), answer in zip(plan.slots, request.answers):
                 if kind == "key" and value not in cached and value not in job_of_key and value not in new:
                     new[value] = answer
-            if new:
+            pending = list(new.items())
+            step = self.config.max_answers_per_call
+            for start in range(0, len(pending), step):
+                chunk = pending[start : start + step]
                 job = _Job(
                     owner=index,
-                    keys=list(new),
-                    answers=list(new.values()),
+                    keys=[k for k, _ in chunk],
+                    answers=[a for _, a in chunk],
                     gold=[g for g in request.gold_names if g.strip()],
                     broader=[b for b in request.broader_names if b.strip()],
                 )
                 jobs.append(job)
-                job_of_key.update({k: job for k in new})
+                job_of_key.update({k: job for k, _ in chunk})
 
         self._run_jobs(jobs)
         self._store(jobs)

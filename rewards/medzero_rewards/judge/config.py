@@ -47,6 +47,9 @@ class JudgeConfig(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int | None = Field(default=None, description="Sampling seed, sent when set (best-effort determinism).")
     max_tokens: int = Field(default=256, ge=16, description="Output cap per call (a ranked list of 5 needs ~80).")
+    max_answers_per_call: int = Field(
+        default=10, ge=1, description="Longer answer lists are split over several calls (keeps replies short)."
+    )
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = Field(
         default="max_tokens", description="Which request field carries max_tokens (newer OpenAI models want max_completion_tokens)."
     )
