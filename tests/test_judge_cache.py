@@ -74,3 +74,10 @@ def test_concurrent_writers_and_many_keys(tmp_path: Path) -> None:
     got = cache.get_many(keys)  # > 999 keys: chunked queries
     assert len(got) == 1200 and got["3-299"] == 299 % 3
     cache.close()
+
+
+def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "judge.sqlite"
+    path.write_bytes(b"this is not a database, just some text that happens to be here" * 20)
+    with pytest.raises(ValueError, match="not a usable SQLite file"):
+        JudgeCache(path)

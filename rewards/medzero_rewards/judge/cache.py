@@ -65,17 +65,21 @@ class JudgeCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            try:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError:  # e.g. a filesystem without shared memory; rollback journal still works
-                pass
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS judge_grades ("
-                " key TEXT PRIMARY KEY, model TEXT NOT NULL, prompt_version TEXT NOT NULL,"
-                " answer TEXT NOT NULL, grade INTEGER NOT NULL CHECK (grade IN (0, 1, 2)),"
-                " created REAL NOT NULL)"
-            )
+        try:
+            with self._lock:
+                try:
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError:  # e.g. no shared memory on this filesystem; the rollback journal works
+                    pass
+                self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS judge_grades ("
+                    " key TEXT PRIMARY KEY, model TEXT NOT NULL, prompt_version TEXT NOT NULL,"
+                    " answer TEXT NOT NULL, grade INTEGER NOT NULL CHECK (grade IN (0, 1, 2)),"
+                    " created REAL NOT NULL)"
+                )
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ValueError(f"judge cache {self.path} is not a usable SQLite file ({exc}); move it away or set cache_path") from exc
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Grade]:
         """Grades for the keys that are cached."""

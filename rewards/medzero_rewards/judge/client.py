@@ -199,7 +199,12 @@ class OpenAIJudge:
         ``max_answers_per_call`` new answers), concurrently; never raises for one item."""
         plans = [self._plan(r) for r in requests]
         keys = [v for p in plans for kind, v in p.slots if kind == "key"]
-        cached: dict[str, Grade] = self._cache.get_many(keys) if (self._cache is not None and keys) else {}
+        cached: dict[str, Grade] = {}
+        if self._cache is not None and keys:
+            try:
+                cached = self._cache.get_many(keys)
+            except Exception as exc:  # noqa: BLE001 - an unreadable cache costs calls, not results
+                log.warning("judge cache read from %s failed (%s); judging without it", self._cache.path, exc)
 
         jobs: list[_Job] = []
         job_of_key: dict[str, _Job] = {}
