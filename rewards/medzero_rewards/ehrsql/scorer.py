@@ -383,8 +383,10 @@ class EhrsqlScorer(Scorer):
             reason = "abstained on an answerable question"
         elif not answerable:
             reason = "answered an unanswerable question"
+        elif gold_error:
+            reason = f"gold SQL failed on this database: {gold_error}" + (f"; prediction: {error}" if error else "")
         else:
-            reason = error or ("gold SQL failed: " + gold_error if gold_error else "result differs from gold")
+            reason = error or "result differs from gold"
         return Score(
             reward=reward,
             correct=out == 1,
