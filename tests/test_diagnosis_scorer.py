@@ -1,0 +1,382 @@
+"""Behaviour of the RareArena diagnosis scorer: presets, modes, statuses, details, judge cascade."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from medzero_rewards import Score, Status, Tier, get_scorer
+from medzero_rewards.diagnosis import DiagnosisConfig, DiagnosisScorer, UnjudgedError
+from medzero_rewards.judge.types import JudgeRequest, JudgeVerdict, SynonymJudge
+
+FABRY = {"diagnosis": "Fabry disease", "Orpha_name": "Fabry disease", "Orpha_id": "324"}
+
+DETAIL_KEYS = {
+    "format_ok", "format_score", "format_reason", "tags", "n_chars", "n_tokens", "mixed_language",
+    "mixed_in", "answers", "top1", "hypernym", "match_score", "matched_name",
+}  # fmt: skip
+
+
+def c(answer: str, think: str = "angiokeratoma, acroparesthesia, proteinuria") -> str:
+    return f"<think>{think}</think>\n<answer>{answer}</answer>"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Registry, config
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_registry_names_and_config_kwargs() -> None:
+    rdc = get_scorer("rarearena_rdc")
+    rds = get_scorer("rarearena_rds", answer_format="ranked", k=3)
+    assert isinstance(rdc, DiagnosisScorer) and rdc.name == "rarearena_rdc"
+    assert rds.name == "rarearena_rds" and rds.config.k == 3
+    assert DiagnosisScorer(DiagnosisConfig(k=2), k=4).config.k == 4
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"answer_format": "list"}, {"k": 0}, {"preset": "nope"}, {"weights": {"style": 1.0}},
+     {"fuzzy_lo": 95, "fuzzy_hi": 90}, {"expected_script": "Klingon"}, {"unknown_option": 1}],
+)  # fmt: skip
+def test_bad_config_is_rejected(bad: dict[str, Any]) -> None:
+    with pytest.raises((ValidationError, ValueError)):
+        get_scorer("rarearena_rdc", **bad)
+
+
+def test_missing_hierarchy_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="Orphanet hierarchy not found"):
+        get_scorer("rarearena_rdc", hierarchy_path=tmp_path / "nope.json")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rewards and presets
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_recommended_components_sum_to_reward() -> None:
+    s = get_scorer("rarearena_rdc")
+    hit = s.score(c("Fabry's disease"), FABRY)
+    assert hit.correct and hit.tier is Tier.exact and hit.status is Status.ok
+    assert hit.components == {"format": 0.2, "accuracy": 1.0, "language": 0.0}
+    assert hit.reward == pytest.approx(1.2)
+    miss = s.score(c("Gaucher disease"), FABRY)
+    assert not miss.correct and miss.tier is Tier.none
+    assert miss.components == {"format": 0.2, "accuracy": 0.0, "language": 0.0}
+    for sc in (hit, miss):
+        assert sc.reward == pytest.approx(sum(sc.components.values()))
+
+
+def test_custom_weights_and_language_penalty() -> None:
+    s = get_scorer("rarearena_rdc", weights={"format": 0.5, "accuracy": 2.0, "language": 0.3})
+    mixed = s.score(c("Fabry disease", think="考虑法布里病 angiokeratoma"), FABRY)
+    assert mixed.details["mixed_language"] and mixed.details["mixed_in"] == ["think"]
+    assert mixed.components == {"format": 0.5, "accuracy": 2.0, "language": -0.3}
+    assert mixed.reward == pytest.approx(2.2)
+    share = get_scorer("rarearena_rdc", weights={"language": 1.0}, language_penalty="share")
+    sc = share.score(c("Fabry disease", think="考虑法布里病 angiokeratoma"), FABRY)
+    assert -1.0 < sc.components["language"] < 0.0
+
+
+def test_diagnosis_zero_reproduces_the_seed_rewards() -> None:
+    z = get_scorer("rarearena_rdc", preset="diagnosis_zero")
+    assert z.score("<answer>Fabry disease</answer>", FABRY).reward == pytest.approx(1.0)
+    assert z.score(c("Fabry disease"), FABRY).reward == pytest.approx(1.0)
+    assert z.score(c("Gaucher disease"), FABRY).reward == pytest.approx(0.1)
+    assert z.score(c(""), FABRY).reward == pytest.approx(0.1)  # extracted (empty) but wrong
+    assert z.score("Fabry disease", FABRY).reward == 0.0  # nothing extracted
+    # the seed's regex takes the FIRST <answer> block
+    first = z.score("<answer>Gaucher disease</answer> then <answer>Fabry disease</answer>", FABRY)
+    assert first.extracted == "Gaucher disease" and first.reward == pytest.approx(0.1)
+    # multi-line answers are extracted (DOTALL)
+    assert z.score("<answer>\nFabry disease\n</answer>", FABRY).reward == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Statuses: bad input never crashes and never hides
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        ("Fabry disease or Gaucher disease", Status.hacking),
+        ("Either Fabry disease or Gaucher disease", Status.hacking),
+        ("Fabry disease vs Gaucher disease", Status.hacking),
+        ("1. Fabry disease\n2. Gaucher disease", Status.hacking),
+        ("Fabry disease, Gaucher disease, or Pompe disease", Status.hacking),
+        ("Not Fabry disease", Status.hacking),
+        ("Fabry disease was excluded", Status.hacking),
+        ("", Status.empty),
+        ("   ", Status.empty),
+        ("???", Status.empty),
+    ],
+)
+def test_hacking_and_empty_get_no_accuracy(answer: str, status: Status) -> None:
+    sc = get_scorer("rarearena_rdc").score(c(answer), FABRY)
+    assert sc.status is status and not sc.correct and sc.components["accuracy"] == 0.0
+    assert sc.reason
+
+
+def test_hack_reason_names_the_shape() -> None:
+    s = get_scorer("rarearena_rdc")
+    assert "2 candidate" in s.score(c("Fabry disease or Gaucher disease"), FABRY).reason
+    assert "negat" in s.score(c("Not Fabry disease"), FABRY).reason
+
+
+def test_gold_names_containing_or_are_not_hacking() -> None:
+    gold = {"diagnosis": "Familial or sporadic hemiplegic migraine"}
+    sc = get_scorer("rarearena_rdc").score(c("Familial or sporadic hemiplegic migraine"), gold)
+    assert sc.correct and sc.status is Status.ok
+
+
+def test_labels_and_notes_around_a_single_answer_are_ignored() -> None:
+    sc = get_scorer("rarearena_rdc").score(c("Final diagnosis: **Fabry disease** (most likely)."), FABRY)
+    assert sc.correct and sc.tier is Tier.exact
+
+
+@pytest.mark.parametrize(
+    ("completion", "reference", "status"),
+    [
+        (c("Fabry disease"), {"diagnosis": "  ", "Orpha_name": None}, Status.error),
+        (c("Fabry disease"), {}, Status.error),
+        (c("Fabry disease"), None, Status.error),
+        (c("Fabry disease"), "Fabry disease", Status.error),
+        ("Fabry disease", FABRY, Status.format_error),
+        (None, FABRY, Status.format_error),
+        (12345, FABRY, Status.format_error),
+        ("<think>x</think><answer>Fabry disease", FABRY, Status.format_error),
+    ],
+)
+def test_bad_input_gets_a_defined_score(completion: Any, reference: Any, status: Status) -> None:
+    sc = get_scorer("rarearena_rdc").score(completion, reference)
+    assert isinstance(sc, Score) and sc.status is status and not sc.correct and sc.reason
+    assert sc.components["accuracy"] == 0.0
+    if status is Status.error:
+        assert sc.reward == 0.0
+
+
+def test_batch_keeps_going_past_bad_items_and_checks_lengths() -> None:
+    s = get_scorer("rarearena_rdc")
+    out = s.score_batch([c("Fabry disease"), None, c("Fabry disease")], [FABRY, FABRY, {}])  # type: ignore[list-item]
+    assert [o.status for o in out] == [Status.ok, Status.format_error, Status.error]
+    with pytest.raises(ValueError, match="2 completions but 1 references"):
+        s.score_batch([c("a"), c("b")], [FABRY])
+
+
+def test_score_equals_score_batch() -> None:
+    s = get_scorer("rarearena_rdc")
+    comps = [c("Fabry disease"), c("Gaucher disease"), c("Fabry disease or Pompe disease"), "no tags", c("")]
+    batch = s.score_batch(comps, [FABRY] * len(comps))
+    one = [get_scorer("rarearena_rdc").score(x, FABRY) for x in comps]
+    assert [b.model_dump() for b in batch] == [o.model_dump() for o in one]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Gold names, synonyms, hierarchy
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_orpha_name_and_record_synonyms_are_synonym_tier() -> None:
+    s = get_scorer("rarearena_rdc")
+    ref = {"diagnosis": "Anderson-Fabry disease", "Orpha_name": "Fabry disease", "synonyms": ["Alpha-galactosidase A deficiency"]}
+    assert s.score(c("Anderson-Fabry disease"), ref).tier is Tier.exact
+    assert s.score(c("Fabry disease"), ref).tier is Tier.synonym
+    syn = s.score(c("alpha-galactosidase A deficiency"), ref)
+    assert syn.tier is Tier.synonym and syn.correct and syn.details["matched_name"] == "Alpha-galactosidase A deficiency"
+
+
+@pytest.mark.parametrize("kind", ["mapping", "groups", "json", "tsv"])
+def test_user_synonym_tables(kind: str, tmp_path: Path) -> None:
+    table: Any = {"Wilson disease": ["Hepatolenticular degeneration"]}
+    if kind == "groups":
+        table = [["Wilson disease", "Hepatolenticular degeneration"]]
+    elif kind == "json":
+        p = tmp_path / "syn.json"
+        p.write_text(json.dumps(table))
+        table = str(p)
+    elif kind == "tsv":
+        p = tmp_path / "syn.tsv"
+        p.write_text("# name\tsynonyms\nWilson disease\tHepatolenticular degeneration\n")
+        table = p
+    s = get_scorer("rarearena_rdc", synonyms=table)
+    sc = s.score(c("Hepatolenticular degeneration"), {"diagnosis": "Wilson's disease"})
+    assert sc.correct and sc.tier is Tier.synonym
+
+
+def test_hypernym_tier_with_the_real_hierarchy(orphanet_path: Path) -> None:
+    entities = json.loads(orphanet_path.read_text(encoding="utf-8"))
+    ent = next(e for e in entities if e["name"] == "Long chain 3-hydroxyacyl-CoA dehydrogenase deficiency")
+    small = next(p for p in ent["parents"] if p["parent_disease_count"] <= 10)
+    big = next(p for p in ent["parents"] if p["parent_disease_count"] > 10)
+    gold = {"diagnosis": ent["name"], "Orpha_name": ent["name"], "Orpha_id": ent["Orphanetid"]}
+    s = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path)
+    hyp = s.score(c(small["parent"]), gold)
+    assert hyp.tier is Tier.hypernym and not hyp.correct and hyp.details["hypernym"]
+    assert hyp.components["accuracy"] == 0.0
+    assert s.score(c(big["parent"]), gold).tier is not Tier.hypernym  # group of > 10 diseases
+    strict = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path, max_parent_disease_count=small["parent_disease_count"] - 1)
+    assert strict.score(c(small["parent"]), gold).tier is not Tier.hypernym
+    assert s.aggregate([hyp])["hypernym_rate"] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Details, ranked mode, aggregate
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_details_keys_are_stable() -> None:
+    sc = get_scorer("rarearena_rdc").score(c("Fabry disease"), FABRY)
+    assert set(sc.details) == DETAIL_KEYS
+    assert sc.details["tags"] == {"think_open": 1, "think_close": 1, "answer_open": 1, "answer_close": 1}
+    assert sc.details["n_tokens"] is None and sc.details["answers"] == ["Fabry disease"]
+    assert sc.details["top1"] is True and sc.details["matched_name"] == "Fabry disease"
+    ranked = get_scorer("rarearena_rdc", answer_format="ranked").score(c("Fabry disease"), FABRY)
+    assert set(ranked.details) == DETAIL_KEYS | {"top5"}
+
+
+def test_tokenizer_counts_tokens() -> None:
+    sc = get_scorer("rarearena_rdc", tokenizer=str.split).score(c("Fabry disease", think="a b c"), FABRY)
+    assert sc.details["n_tokens"] == len(c("Fabry disease", think="a b c").split())
+
+
+def test_think_prefilled_and_mixed_answer() -> None:
+    s = get_scorer("rarearena_rdc", think_prefilled=True)
+    sc = s.score("reasoning</think><answer>Fabry disease 法布里病</answer>", FABRY)
+    assert sc.details["format_ok"] and sc.details["mixed_in"] == ["answer"]
+
+
+def test_ranked_mode_top1_top5() -> None:
+    s = get_scorer("rarearena_rdc", answer_format="ranked", k=5)
+    top1 = s.score(c("1. Fabry disease\n2. Gaucher disease"), FABRY)
+    assert top1.correct and top1.details["top1"] and top1.details["top5"]
+    rank3 = s.score(c("1. Gaucher disease\n2. Pompe disease\n3. Fabry disease"), FABRY)
+    assert not rank3.correct and not rank3.details["top1"] and rank3.details["top5"]
+    assert "rank 3" in rank3.reason
+    rank6 = s.score(c("\n".join(f"{i}. D{i} syndrome" for i in range(1, 6)) + "\n6. Fabry disease"), FABRY)
+    assert not rank6.details["top5"] and len(rank6.details["answers"]) == 5
+    assert s.score(c("Fabry disease or Gaucher disease"), FABRY).status is Status.ok  # lists are the point here
+    agg = s.aggregate([top1, rank3, rank6])
+    assert agg["top1"] == pytest.approx(1 / 3) and agg["top5"] == pytest.approx(2 / 3)
+
+
+def test_aggregate_keys_and_values() -> None:
+    s = get_scorer("rarearena_rdc", tokenizer=str.split)
+    scores = s.score_batch(
+        [c("Fabry disease"), c("Gaucher disease", think="考虑 gaucher"), "Fabry disease", c("A or B")], [FABRY] * 4
+    )
+    agg = s.aggregate(scores)
+    assert agg["n"] == 4 and agg["top1"] == 0.25 and agg["accuracy"] == 0.25
+    assert agg["format_rate"] == 0.75 and agg["mixed_language_rate"] == 0.25 and agg["hacking_rate"] == 0.25
+    assert agg["mean_length"] == sum(x.details["n_chars"] for x in scores) / 4
+    assert agg["mean_tokens"] > 0 and agg["mean_reward"] == pytest.approx(sum(x.reward for x in scores) / 4)
+    assert "top5" not in agg and "top1_judged" not in agg
+    assert s.aggregate([]) == {"n": 0.0}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Judge cascade (an in-test SynonymJudge backed by a dict)
+# ---------------------------------------------------------------------------------------------------
+
+
+class DictJudge:
+    """Grades (answer, first gold name) from a dict; None (unjudged) for pairs not in it."""
+
+    def __init__(self, grades: dict[tuple[str, str], int], fail: bool = False) -> None:
+        self.grades = grades
+        self.fail = fail
+        self.calls: list[list[JudgeRequest]] = []
+
+    def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeVerdict]:
+        self.calls.append(list(requests))
+        if self.fail:
+            raise ConnectionError("judge endpoint down")
+        out = []
+        for r in requests:
+            gs = [self.grades.get((a, r.gold_names[0])) for a in r.answers]
+            ok = all(g is not None for g in gs)
+            out.append(JudgeVerdict(grades=gs, status="judged" if ok else "unjudged", calls=1, tokens_in=10, tokens_out=2))
+        return out
+
+
+TSC = {"diagnosis": "Tuberous sclerosis complex"}
+NF1 = {"diagnosis": "Neurofibromatosis type 1"}
+
+
+def test_dict_judge_is_a_synonym_judge() -> None:
+    assert isinstance(DictJudge({}), SynonymJudge)
+
+
+def test_fallback_judges_only_uncertain_items_in_one_call() -> None:
+    judge = DictJudge({("Tuberous sclerosis", "Tuberous sclerosis complex"): 2, ("Neurofibromatosis", "Neurofibromatosis type 1"): 1})
+    s = get_scorer("rarearena_rdc", judge=judge)
+    assert s.config.judge_mode == "fallback"
+    out = s.score_batch([c("Tuberous sclerosis"), c("Neurofibromatosis"), c("Fabry disease"), c("Gaucher disease")],
+                        [TSC, NF1, FABRY, FABRY])  # fmt: skip
+    assert len(judge.calls) == 1 and [r.answers for r in judge.calls[0]] == [["Tuberous sclerosis"], ["Neurofibromatosis"]]
+    tsc, nf1, fabry, miss = out
+    assert tsc.details["deterministic_tier"] == "uncertain" and tsc.tier is Tier.synonym and tsc.correct
+    assert tsc.details["top1"] is False and tsc.details["top1_judged"] is True and tsc.details["judge_grade"] == 2
+    assert nf1.tier is Tier.hypernym and not nf1.correct
+    assert fabry.correct and "judge_grade" not in fabry.details and fabry.details["top1_judged"] is True
+    assert not miss.correct and "judge_grade" not in miss.details
+    agg = s.aggregate(out)
+    assert agg["top1"] == 0.25 and agg["top1_judged"] == 0.5 and agg["judge_calls"] == 2
+    assert agg["unjudged_rate"] == 0.0 and agg["tokens_in"] == 20 and math.isnan(agg["judge_agreement"])
+
+
+def test_judge_misses_and_always_modes() -> None:
+    judge = DictJudge({("Lou Gehrig disease", "Amyotrophic lateral sclerosis"): 2, ("Fabry disease", "Fabry disease"): 2})
+    als = {"diagnosis": "Amyotrophic lateral sclerosis"}
+    s = get_scorer("rarearena_rdc", judge=judge, judge_misses=True)
+    sc = s.score(c("Lou Gehrig disease"), als)
+    assert sc.correct and sc.tier is Tier.synonym and sc.details["deterministic_tier"] == "none"
+    always = get_scorer("rarearena_rdc", judge=judge, judge_mode="always")
+    out = always.score_batch([c("Fabry disease"), c("Lou Gehrig disease")], [FABRY, als])
+    assert all(o.correct for o in out) and out[0].tier is Tier.exact
+    agg = always.aggregate(out)
+    assert agg["judge_agreement"] == 0.5  # Fabry: exact vs 2 agree; ALS: none vs 2 disagree
+    never = get_scorer("rarearena_rdc", judge=judge, judge_mode="never")
+    assert not never.score(c("Lou Gehrig disease"), als).correct
+
+
+def test_unjudged_items_are_flagged_and_counted() -> None:
+    judge = DictJudge({})  # no usable verdict for anything
+    s = get_scorer("rarearena_rdc", judge=judge, max_unjudged_share=0.5)
+    out = s.score_batch([c("Tuberous sclerosis"), c("Fabry disease")], [TSC, FABRY])
+    unj = out[0]
+    assert unj.status is Status.unjudged and not unj.correct and unj.details["deterministic_tier"] == "uncertain"
+    assert unj.components["accuracy"] == 0.0 and "judge gave no usable verdict" in unj.reason
+    assert s.aggregate(out)["unjudged_rate"] == 0.5
+    strict = get_scorer("rarearena_rdc", judge=judge)
+    with pytest.raises(UnjudgedError, match="needed the judge"):
+        strict.aggregate(strict.score_batch([c("Tuberous sclerosis"), c("Fabry disease")], [TSC, FABRY]))
+
+
+def test_a_failing_judge_does_not_crash_the_batch() -> None:
+    s = get_scorer("rarearena_rdc", judge=DictJudge({}, fail=True), max_unjudged_share=1.0)
+    sc = s.score(c("Tuberous sclerosis"), TSC)
+    assert sc.status is Status.unjudged and "judge endpoint down" in sc.reason
+
+
+def test_ranked_mode_judge_grades_every_listed_answer() -> None:
+    judge = DictJudge({("Gaucher disease", "Fabry disease"): 0, ("Anderson-Fabry disease", "Fabry disease"): 2})
+    s = get_scorer("rarearena_rdc", judge=judge, answer_format="ranked", judge_misses=True)
+    sc = s.score(c("1. Gaucher disease\n2. Anderson-Fabry disease"), FABRY)
+    assert sc.details["judge_grades"] == [0, 2] and sc.details["top5"] is False
+    assert sc.details["top5_judged"] is True and sc.details["top1_judged"] is False
+
+
+def test_judge_config_goes_through_build_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    import medzero_rewards.judge as judge_pkg
+
+    built: list[Any] = []
+    monkeypatch.setattr(judge_pkg, "build_judge", lambda cfg: built.append(cfg) or DictJudge({}))
+    s = get_scorer("rarearena_rdc", judge={"model": "some-model"})
+    assert built == [{"model": "some-model"}] and isinstance(s.judge, DictJudge)
