@@ -17,8 +17,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def _x_axis(labels: Sequence[str], steps: Sequence[int | None]) -> tuple[list[float], str, bool]:
-    """Step numbers when every checkpoint has one, else positions with the labels as ticks."""
-    if steps and all(s is not None for s in steps):
+    """Step numbers when there are several checkpoints and every one has one, else positions with labels as ticks."""
+    if len(steps) > 1 and all(s is not None for s in steps):
         return [float(s) for s in steps if s is not None], "training step", False
     return [float(i) for i in range(len(labels))], "checkpoint", True
 
@@ -32,7 +32,10 @@ def plot_series(
     path: Path,
     unit_interval: bool = False,
 ) -> Path:
-    """One line per metric across checkpoints (missing values are gaps); saves a PNG at ``path``."""
+    """One line per metric across checkpoints (missing values are gaps); saves a PNG at ``path``.
+
+    ``unit_interval``: the values are rates; the y axis spans 0..1 (or 0..100 for percentages).
+    """
     xs, xlabel, use_labels = _x_axis(labels, steps)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for name, values in series.items():
@@ -48,8 +51,11 @@ def plot_series(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if unit_interval:
-        ax.set_ylim(-0.02, 1.08)
+    finite = [v for values in series.values() for v in values if v is not None]
+    if unit_interval and finite and min(finite) >= 0:  # rates: 0..1, or 0..100 for EHRSQL's percentages
+        top = 1.0 if max(finite) <= 1 else 100.0 if max(finite) <= 100 else None
+        if top is not None:
+            ax.set_ylim(-0.02 * top, 1.08 * top)
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")

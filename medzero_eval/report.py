@@ -417,7 +417,7 @@ def rescore_task(
         sample.metrics["correct"] = float(score.correct)
         sample.score = score.reward
         sample.status = score.status.value
-    run.metrics = dict(metrics)
+    run.metrics = {k: v for k, v in ((k, to_float(v)) for k, v in metrics.items()) if v is not None}
     run.score_name = "reward"
     run.scorer = name
     return run
@@ -501,15 +501,20 @@ def _md_cell(text: str) -> str:
     return one_line.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def format_number(value: float | None) -> str:
-    """How the report prints a metric: ``-`` when missing, whole numbers above 1 bare (counts), else four decimals.
+COUNT_METRICS = frozenset({"judge_calls", "judge_cache_hits", "tokens_in", "tokens_out"})
 
-    >>> format_number(None), format_number(12.0), format_number(1.0), format_number(1 / 3)
-    ('-', '12', '1.0000', '0.3333')
+
+def format_number(value: float | None, metric: str = "") -> str:
+    """How the report prints a metric: ``-`` when missing, counts (``n``, ``n_*``, judge calls/tokens) as
+    integers, everything else with four decimals.
+
+    >>> format_number(None), format_number(50.0, "accuracy0"), format_number(1 / 3), format_number(12.0, "n")
+    ('-', '50.0000', '0.3333', '12')
     """
     if value is None:
         return "-"
-    if float(value).is_integer() and abs(value) > 1:
+    is_count = metric == "n" or metric.startswith("n_") or metric in COUNT_METRICS
+    if is_count and float(value).is_integer():
         return str(int(value))
     return f"{value:.4f}"
 
@@ -590,7 +595,7 @@ def _task_section(
     rows = []
     for ckpt, run, m in zip(checkpoints, runs, metrics):
         rows.append([ckpt.label, "-" if ckpt.step is None else str(ckpt.step),
-                     str(len(run.samples)) if run else "-", *(format_number(m.get(n)) for n in columns)])
+                     str(len(run.samples)) if run else "-", *(format_number(m.get(n), n) for n in columns)])
     doc.heading("Metrics per checkpoint", 3)
     doc.table(["checkpoint", "step", "samples", *columns], rows)
 
@@ -599,8 +604,11 @@ def _task_section(
 
     acc_names = _accuracy_names(present)
     if acc_names:
-        path = plots.plot_series({n: [m.get(n) for m in metrics] for n in acc_names}, labels, steps,
-                                 f"{task}: accuracy", "accuracy", fig_dir / f"{safe}_accuracy.png", unit_interval=True)
+        acc_series = {n: [m.get(n) for m in metrics] for n in acc_names}
+        percent = any(v is not None and not 0 <= v <= 1 for vals in acc_series.values() for v in vals)
+        path = plots.plot_series(acc_series, labels, steps, f"{task}: accuracy",
+                                 "score (%)" if percent else "accuracy", fig_dir / f"{safe}_accuracy.png",
+                                 unit_interval=True)
         doc.image(rel(path), f"{task} accuracy per checkpoint")
     if any("mean_length" in m for m in metrics):
         lengths, ylabel = [m.get("mean_length") for m in metrics], "mean_length"

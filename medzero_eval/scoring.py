@@ -137,11 +137,13 @@ def score_records(
     config: Mapping[str, Any] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
-) -> tuple[list[Score], dict[str, float]]:
+) -> tuple[list[Score], dict[str, float | None]]:
     """Score ``completions`` against ``references`` with the named ``medzero_rewards`` scorer.
 
     Scores in chunks of ``batch_size`` through :meth:`Scorer.score_batch` (a tqdm bar on stderr when
-    ``progress``) and returns the per-item scores with ``scorer.aggregate(scores)``, unchanged.
+    ``progress``) and returns the per-item scores with ``scorer.aggregate(scores)``, unchanged (EHRSQL's
+    metrics are percentages and may be ``None``, e.g. abstention precision without abstentions). A scorer
+    with a ``close`` method (worker processes) is closed afterwards.
     """
     if len(completions) != len(references):
         raise ValueError(f"got {len(completions)} completions but {len(references)} references")
@@ -162,10 +164,14 @@ def score_records(
             scores.extend(chunk)
             if bar is not None:
                 bar.update(len(chunk))
+        metrics = scorer.aggregate(scores)
     finally:
         if bar is not None:
             bar.close()
-    return scores, scorer.aggregate(scores)
+        close = getattr(scorer, "close", None)  # e.g. the EHRSQL scorer's worker processes
+        if callable(close):
+            close()
+    return scores, metrics
 
 
 def score_to_json(item_id: str, score: Score) -> dict[str, Any]:

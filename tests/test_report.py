@@ -330,3 +330,47 @@ def test_report_cli(log_dirs: list[Path], tmp_path: Path, orphanet_path: Path) -
     assert bad.exit_code == 1 and "no lm-eval results" in bad.output
     usage = CliRunner().invoke(main, ["report", *map(str, log_dirs), "--output", str(out), "--scorer", "x"])
     assert usage.exit_code == 2 and "--rescore" in usage.output
+
+
+def test_report_ehrsql_task_on_the_real_database(tmp_path: Path, ehrsql_dir: Path) -> None:
+    """medzero's ehrsql_valid task, scored on the real (rebuilt) database: percentages and reliability scores."""
+    from medzero_eval.records import load_ehrsql
+
+    recs = load_ehrsql(ehrsql_dir, "valid", answers="answer_rebuilt.json")[:6]
+    think = "<think>Routes of administration are in prescriptions.route.</think>"
+    answers = {i: f"{think}<answer>{r['label']}</answer>" for i, r in enumerate(recs)}
+    answers[1] = f"{think}<answer>SELECT COUNT(*) FROM patients</answer>"  # wrong result
+    answers[2] = f"{think}<answer>null</answer>"  # abstains on an answerable question
+    answers[4] = f"{think}<answer>SELECT route FROM prescription</answer>"  # no such table
+    out = tmp_path / "runs" / "step_300"
+    answers_path = tmp_path / "answers.json"
+    answers_path.write_text(json.dumps(answers))
+    tracker = EvaluationTracker(output_path=str(out))
+    results = evaluator.simple_evaluate(
+        model="medzero-canned", model_args=f"pretrained=sql-model,answers={answers_path}", tasks=["ehrsql_valid"],
+        task_manager=TaskManager(  # --metadata reaches the task's custom_dataset through the TaskManager
+            include_path=str(REPO_ROOT / "tasks" / "ehrsql"), include_defaults=False,
+            metadata={"ehrsql_dir": str(ehrsql_dir), "answers": "answer_rebuilt.json", "scorer_config": {"workers": 0}},
+        ),
+        log_samples=True, evaluation_tracker=tracker, limit=6,
+    )
+    samples = results.pop("samples")
+    tracker.save_results_aggregated(results=results, samples=samples)
+    tracker.save_results_samples(task_name="ehrsql_valid", samples=samples["ehrsql_valid"])
+
+    md = write_report([out], tmp_path / "rep", progress=False)
+    markdown = md.read_text()
+    header, body = _metrics_table(markdown, "ehrsql_valid")
+    logged = _samples(out, "ehrsql_valid")
+    outcomes = [s["accuracy0"]["score"]["details"]["outcome"] for s in logged]
+    assert outcomes == [1, -1, 0, 1, -1, 1]
+    # the official reliability scores: accuracy0 counts correct answers (+1), accuracyN charges N per error
+    assert body[0][header.index("accuracy0")] == f"{100 * outcomes.count(1) / 6:.4f}" == "50.0000"
+    assert body[0][header.index("accuracy5")] == f"{100 * (outcomes.count(1) - 5 * outcomes.count(-1)) / 6:.4f}"
+    assert body[0][header.index("samples")] == "6"
+    for metric in ("accuracy0", "accuracy5", "execution_accuracy", "error_rate"):
+        assert body[0][header.index(metric)] == f"{results['results']['ehrsql_valid'][f'{metric},raw']:.4f}"
+    assert (md.parent / "figures" / "ehrsql_valid_rates.png").read_bytes()[:8] == PNG_MAGIC
+    worst = _table_rows(markdown, "### Worst cases at step_300 (lowest reward)")
+    assert [r[0] for r in worst[2:]] == ["1", "4", "2"]  # -1, -1, then the abstention (0)
+    assert worst[3][2] == "sql_error"

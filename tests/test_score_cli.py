@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from medzero_rewards import get_scorer
 
 from medzero_eval.cli import main
-from medzero_eval.records import load_rarebench
+from medzero_eval.records import load_ehrsql, load_rarebench
 from medzero_eval.scoring import InputError, build_config, read_items, score_records, score_to_json
 
 THINK = "<think>Metabolic acidosis with hyperammonaemia in a neonate points to an organic aciduria.</think>"
@@ -183,3 +183,36 @@ def test_score_runs_without_lm_eval_or_matplotlib(tmp_path: Path, by_id: dict[st
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["top1"] == 1.0
+
+
+def test_score_cli_ehrsql_on_the_real_database(tmp_path: Path, ehrsql_dir: Path) -> None:
+    recs = load_ehrsql(ehrsql_dir, "valid", answers="answer_rebuilt.json")
+    answerable = [r for r in recs if r["label"] != "null"][:3]
+    unanswerable = next(r for r in recs if r["label"] == "null")
+    think = "<think>The route is in prescriptions.route.</think>"
+    cases = [
+        ("gold", f"{think}<answer>{answerable[0]['label']}</answer>", answerable[0]),
+        ("wrong", f"{think}<answer>SELECT COUNT(*) FROM patients</answer>", answerable[1]),
+        ("abstain_answerable", f"{think}<answer>null</answer>", answerable[2]),
+        ("abstain_null", f"{think}<answer>null</answer>", unanswerable),
+        ("sql_error", f"{think}<answer>SELECT route FROM no_such_table</answer>", answerable[0]),
+    ]
+    inp = _write_jsonl(tmp_path / "sql.jsonl", [{"id": i, "completion": c, "reference": r} for i, c, r in cases])
+    out = tmp_path / "scores.jsonl"
+    db = ehrsql_dir / "mimic_iv.sqlite"
+    result = _invoke("score", "--scorer", "ehrsql", "--input", str(inp), "--set", f"db_path={db}",
+                     "--set", "workers=0", "--output", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    scorer = get_scorer("ehrsql", db_path=str(db), workers=0)
+    expected = scorer.score_batch([c for _, c, _ in cases], [r for _, _, r in cases])
+    assert printed == json.loads(json.dumps(scorer.aggregate(expected)))
+    got = {ln["id"]: ln for ln in map(json.loads, out.read_text().splitlines())}
+    assert [got[i]["details"]["outcome"] for i, _, _ in cases] == [1, -1, 0, 1, -1]
+    assert got["gold"]["correct"] and got["abstain_null"]["correct"]
+    assert got["sql_error"]["status"] == "sql_error" and "no such table" in got["sql_error"]["details"]["error"]
+    assert got["abstain_answerable"]["status"] == "abstained"
+    # the official reliability scores over these five: (1 - 1 + 0 + 1 - 1) / 5, and -N penalties
+    assert printed["accuracy0"] == pytest.approx(40.0)
+    assert printed["accuracy5"] == pytest.approx((1 + 0 + 1 - 5 - 5) / 5 * 100)
+    assert printed["error_rate"] == pytest.approx(20.0)
