@@ -312,6 +312,14 @@ def _unique_labels(paths: Sequence[Path]) -> list[str]:
     return [str(p) for p in paths]
 
 
+def step_of(log_dir: Path, run_dir: Path) -> int | None:
+    """The step of a run: from the given directory's name and the path below it (the last match), else
+    from the name of the directory above (``ckpt/checkpoint-500/lm_eval``). Higher folders are ignored."""
+    below = run_dir.resolve().relative_to(log_dir.resolve())
+    step = parse_step("/".join((log_dir.resolve().name, *below.parts)))
+    return step if step is not None else parse_step(log_dir.resolve().parent.name)
+
+
 def load_checkpoints(log_dirs: Sequence[Path]) -> list[Checkpoint]:
     """Load every lm-eval output directory under ``log_dirs``; order by step when all have one, else as given."""
     found: list[tuple[Path, Path]] = []  # (given log dir, run dir)
@@ -324,10 +332,8 @@ def load_checkpoints(log_dirs: Sequence[Path]) -> list[Checkpoint]:
         named.append(run_dir if siblings > 1 else log_dir)
     labels = _unique_labels(named)
     checkpoints = []
-    for (log_dir, run_dir), label, name in zip(found, labels, named):
-        step = parse_step(str(name.resolve()))
-        if step is None:
-            step = parse_step(str(run_dir.relative_to(log_dir)))
+    for (log_dir, run_dir), label in zip(found, labels):
+        step = step_of(log_dir, run_dir)
         checkpoints.append(load_run(run_dir, label, step))
     if checkpoints and all(c.step is not None for c in checkpoints):
         checkpoints.sort(key=lambda c: c.step)  # type: ignore[arg-type, return-value]
@@ -611,12 +617,12 @@ def _task_section(
                                  unit_interval=True)
         doc.image(rel(path), f"{task} accuracy per checkpoint")
     if any("mean_length" in m for m in metrics):
-        lengths, ylabel = [m.get("mean_length") for m in metrics], "mean_length"
+        lengths, name = [m.get("mean_length") for m in metrics], "mean_length"
     else:
-        lengths, ylabel = [_mean_response_chars(r) for r in runs], "mean response length (characters)"
+        lengths, name = [_mean_response_chars(r) for r in runs], "mean response characters"
     if any(v is not None for v in lengths):
-        path = plots.plot_series({ylabel: lengths}, labels, steps, f"{task}: output length", ylabel,
-                                 fig_dir / f"{safe}_length.png")
+        path = plots.plot_series({name: lengths}, labels, steps, f"{task}: mean output length",
+                                 "characters", fig_dir / f"{safe}_length.png")
         doc.image(rel(path), f"{task} mean output length per checkpoint")
     rate_names = [n for n in FAILURE_RATE_METRICS if any(n in m for m in metrics)]
     if rate_names:

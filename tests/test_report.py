@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -216,11 +217,23 @@ def test_parse_step() -> None:
     assert parse_step("base-model") is None
 
 
-def test_checkpoints_ordered_by_step(log_dirs: list[Path]) -> None:
+def test_checkpoints_ordered_by_step(log_dirs: list[Path], tmp_path: Path) -> None:
     ckpts = load_checkpoints(log_dirs)
     assert [c.label for c in ckpts] == ["checkpoint-100", "checkpoint-200"]
     assert [c.step for c in ckpts] == [100, 200]
     assert load_checkpoints(log_dirs[:1])[0].label == "checkpoint-200"
+    # one directory holding several lm-eval runs: each model folder is a checkpoint
+    nested = load_checkpoints([log_dirs[0].parent])
+    assert [(c.label, c.step) for c in nested] == [("grpo__checkpoint-100", 100), ("grpo__checkpoint-200", 200)]
+    # a log dir inside a checkpoint folder takes the checkpoint's step
+    inside = tmp_path / "ckpt" / "checkpoint-300" / "lm_eval"
+    shutil.copytree(next(p for p in log_dirs[0].iterdir() if p.is_dir()), inside)  # the model folder itself
+    assert [(c.label, c.step) for c in load_checkpoints([inside])] == [("lm_eval", 300)]
+    # without step numbers the order given is kept
+    given = [tmp_path / "variants" / "zeta", tmp_path / "variants" / "alpha"]
+    for src, dst in zip(log_dirs, given):
+        shutil.copytree(next(p for p in src.iterdir() if p.is_dir()), dst)
+    assert [(c.label, c.step) for c in load_checkpoints(given)] == [("zeta", None), ("alpha", None)]
 
 
 def test_report_files_numbers_and_worst_cases(log_dirs: list[Path], tmp_path: Path) -> None:
