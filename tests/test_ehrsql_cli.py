@@ -80,3 +80,15 @@ def test_non_string_prediction_values(ehrsql_dir, test_labels, tmp_path):
     f.write_text(json.dumps(preds))
     res = _run(ehrsql_dir, ehrsql_dir / "test" / "label.json", f)
     assert res.exit_code == 2 and "not strings" in res.output and first in res.output
+
+
+def test_cache_dir_gives_the_same_numbers(ehrsql_dir, test_labels, tmp_path):
+    preds = realistic_predictions(test_labels, seed=3)
+    f = tmp_path / "prediction.json"
+    f.write_text(json.dumps(preds))
+    cache = tmp_path / "cache"
+    first = _run(ehrsql_dir, ehrsql_dir / "test" / "label.json", f, "--cache-dir", str(cache))
+    second = _run(ehrsql_dir, ehrsql_dir / "test" / "label.json", f, "--cache-dir", str(cache))
+    assert first.exit_code == 0 and second.exit_code == 0
+    assert json.loads(first.output) == json.loads(second.output)
+    assert len(list(cache.glob("ehrsql-*.json"))) == 1

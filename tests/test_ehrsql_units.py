@@ -147,3 +147,26 @@ def test_schema_prompt_from_real_tables_json(ehrsql_dir: Path):
     assert schema_prompt(ehrsql_dir / "tables.json", db_id=tables["db_id"]) == text
     with pytest.raises(ValueError, match="db_id"):
         schema_prompt(ehrsql_dir / "tables.json", db_id="nope")
+
+
+# --- docstring examples ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("module", ["postprocess", "results", "metrics", "executor", "pool", "extract", "schema",
+                                    "cache", "scorer"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"medzero_rewards.ehrsql.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_scorer_survives_pickling(ehrsql_dir: Path):
+    import pickle
+
+    from medzero_rewards import get_scorer
+
+    with get_scorer("ehrsql", db_path=ehrsql_dir / "mimic_iv.sqlite", workers=1) as s:
+        assert s.score("<answer>SELECT 1</answer>", {"label": "SELECT 1"}).correct
+        with pickle.loads(pickle.dumps(s)) as copy:
+            assert copy.score("<answer>SELECT 2</answer>", {"label": "SELECT 2"}).correct

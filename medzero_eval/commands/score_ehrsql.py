@@ -3,7 +3,8 @@ program does, and print the metrics as JSON.
 
 Inputs are the official files: ``label.json`` (``{id: gold SQL or "null"}``) and ``prediction.json``
 (``{id: predicted SQL or "null"}``); the two must have exactly the same ids. Gold SQL is executed on
-``--db`` (once), unless ``--gold-answers`` gives precomputed results (``answer.json`` format).
+``--db`` (once; with ``--cache-dir`` once per database across runs), unless ``--gold-answers`` gives
+precomputed results (``answer.json`` format).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def check_ids(labels: dict[str, Any], predictions: dict[str, Any]) -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (default: CPU count, at most 8; 0 = in-process).")
 @click.option("--gold-answers", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Precomputed gold results (answer.json format) instead of executing the gold SQL.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep gold results in this folder (one file per database content) for later runs.")
 @click.option("--per-question", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write one JSON line per question (id, outcome, status, error) to this file.")
 def score_ehrsql(
@@ -67,6 +70,7 @@ def score_ehrsql(
     timeout_s: float,
     workers: int | None,
     gold_answers: Path | None,
+    cache_dir: Path | None,
     per_question: Path | None,
 ) -> None:
     """Score an EHRSQL 2024 prediction.json like the official scoring program; print metrics as JSON.
@@ -84,7 +88,9 @@ def score_ehrsql(
         raise click.BadParameter("must be > 0", param_hint="--timeout")
     if workers is not None and workers < 0:
         raise click.BadParameter("must be >= 0", param_hint="--workers")
-    options: dict[str, Any] = {"db_path": db_path, "timeout_s": timeout_s, "gold_answers": gold_answers}
+    options: dict[str, Any] = {
+        "db_path": db_path, "timeout_s": timeout_s, "gold_answers": gold_answers, "cache_dir": cache_dir,
+    }
     if workers is not None:
         options["workers"] = workers
     ids = list(labels)

@@ -181,6 +181,7 @@ class EhrsqlScorer(Scorer):
         self._pool: WorkerPool | None = None
         self._local: ReadOnlyExecutor | None = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()
         self.executed = 0
         """Queries actually executed so far (after deduplication and caching)."""
 
@@ -189,6 +190,8 @@ class EhrsqlScorer(Scorer):
         if not sqls:
             return []
         self.executed += len(sqls)
+        if self._pid != os.getpid():  # forked (a data loader, say): the parent's workers are not ours
+            self._pool, self._local, self._pid = None, None, os.getpid()
         if self.config.workers == 0:
             if self._local is None:
                 self._local = ReadOnlyExecutor(self.config.db_path, self._limits)
@@ -415,6 +418,17 @@ class EhrsqlScorer(Scorer):
         if missing:
             raise ValueError(f"scores {missing[:5]} were not produced by the EHRSQL scorer (no 'outcome')")
         return ehrsql_metrics([s.details for s in scores])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies (pickling, deepcopy by a trainer) share the caches but start their own workers.
+        state = self.__dict__.copy()
+        state.update(_pool=None, _local=None, _lock=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def close(self) -> None:
         """Stop worker processes and close connections (the scorer can still be used afterwards)."""
