@@ -131,7 +131,8 @@ def to_float(value: Any, metric: str | None = None) -> float | None:
             return number if math.isfinite(number) else None
         except ValueError:
             if metric:
-                m = re.search(rf"(?:\b{re.escape(metric)}=|['\"]{re.escape(metric)}['\"]:\s*)(True|False|[-+\d.eE]+)", value)
+                key = re.escape(metric)
+                m = re.search(rf"(?:\b{key}=|['\"]{key}['\"]:\s*)(True|False|[-+\d.eE]+)", value)
                 if m:
                     return 1.0 if m.group(1) == "True" else 0.0 if m.group(1) == "False" else to_float(m.group(1))
             return None
@@ -259,8 +260,11 @@ def _aggregated_metrics(task_results: Mapping[str, Any], filter_key: str | None)
 def load_run(run_dir: Path, label: str, step: int | None) -> Checkpoint:
     """Load the latest results and samples files of one lm-eval output directory."""
     results_files = sorted((p for p in run_dir.iterdir() if _RESULTS_RE.match(p.name)), key=lambda p: p.name)
-    results: dict[str, Any] = json.loads(results_files[-1].read_text(encoding="utf-8")) if results_files else {}
-    result_date = _RESULTS_RE.match(results_files[-1].name).group("date") if results_files else None  # type: ignore[union-attr]
+    results: dict[str, Any] = {}
+    result_date: str | None = None
+    if results_files:  # the latest run in this directory (dates sort as text)
+        results = json.loads(results_files[-1].read_text(encoding="utf-8"))
+        result_date = results_files[-1].name[len("results_"):-len(".json")]
     sample_files: dict[str, tuple[str, Path]] = {}
     for p in run_dir.iterdir():
         m = _SAMPLES_RE.match(p.name)
@@ -353,7 +357,10 @@ def _json_value(value: Any) -> Any:
 
 
 def scorer_for_task(task: str, config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The scorer name and config a task config declares (``metadata.scorer`` / ``metadata.scorer_config``), else a guess."""
+    """The scorer name and config a task config declares, else one guessed from the task name.
+
+    The config keys are ``metadata.scorer`` and ``metadata.scorer_config`` (a JSON object or its text).
+    """
     metadata = config.get("metadata") or {}
     if isinstance(metadata, Mapping):
         name = metadata.get("scorer") or metadata.get("scorer_name")

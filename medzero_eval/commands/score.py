@@ -12,17 +12,23 @@ from medzero_eval.scoring import DEFAULT_BATCH_SIZE, InputError, build_config, r
 
 
 @click.command()
-@click.option("--scorer", "scorer_name", required=True, help="Scorer name, e.g. rarearena_rdc, rarearena_rds, ehrsql.")
-@click.option(
-    "--input", "input_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-    help="JSON Lines: {\"completion\": ..., \"reference\": {...}} or a flat record with a completion field ('-' = stdin).",
-)
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Scorer config (JSON object).")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE", help="Scorer config override (value parsed as JSON if it can be); repeatable.")
-@click.option("--output", "output_path", type=click.Path(dir_okay=False), help="Write per-item scores here (JSON Lines).")
-@click.option("--completion-field", default="completion", show_default=True, help="Field holding the completion text.")
-@click.option("--reference-field", default=None, help="Field holding the reference record (default: 'reference' if it is an object, else the flat line).")
-@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(min=1), help="Items per score_batch call.")
+@click.option("--scorer", "scorer_name", required=True,
+              help="Scorer name, e.g. rarearena_rdc, rarearena_rds, ehrsql.")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help='JSON Lines: {"completion": ..., "reference": {...}} or a flat record with a completion '
+                   "field ('-' = stdin).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="Scorer config (JSON object).")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Scorer config override (value parsed as JSON if it can be); repeatable.")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False),
+              help="Write per-item scores here (JSON Lines: id + the Score).")
+@click.option("--completion-field", default="completion", show_default=True,
+              help="Field holding the completion text.")
+@click.option("--reference-field", default=None,
+              help="Field holding the reference record (default: 'reference' if it is an object, else the flat line).")
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(min=1),
+              help="Items per score_batch call.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def score(
     scorer_name: str,
