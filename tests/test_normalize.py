@@ -109,6 +109,12 @@ def test_bad_input_never_raises() -> None:
     assert N("   ...  ") == ""
 
 
+def test_british_prefilter_covers_every_rule() -> None:
+    from medzero_rewards.normalize import _BRIT_ANCHORS, BRITISH_TO_AMERICAN
+
+    assert all(any(a in key for a in _BRIT_ANCHORS) for key in BRITISH_TO_AMERICAN)
+
+
 def test_cached() -> None:
     analyze_name.cache_clear()
     analyze_name("Fabry disease")

@@ -44,6 +44,7 @@ decisions; ``Score.correct``/``Score.tier`` are final (after the judge).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 from collections.abc import Mapping, Sequence
@@ -83,6 +84,27 @@ _SEED_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _GRADE_TIER = {2: Tier.synonym, 1: Tier.hypernym, 0: Tier.none}
 _TIER_GRADE = {Tier.exact: 2, Tier.synonym: 2, Tier.hypernym: 1, Tier.none: 0}
 _CORRECT = (Tier.exact, Tier.synonym)
+
+
+_SCORE_FIELDS = frozenset(Score.model_fields)
+_FAST_CONSTRUCT = not Score.__pydantic_post_init__ and not Score.__private_attributes__
+
+
+def _new_score(values: dict[str, Any]) -> Score:
+    """A :class:`Score` from values that are already valid and complete (every field given).
+
+    What ``Score.model_construct`` does, minus its per-field default/alias handling, which costs
+    more than the rest of the hot path; falls back to ``model_construct`` if Score ever grows
+    private attributes or a post-init hook.
+    """
+    if not _FAST_CONSTRUCT:
+        return Score.model_construct(**values)
+    s = Score.__new__(Score)
+    object.__setattr__(s, "__dict__", values)
+    object.__setattr__(s, "__pydantic_fields_set__", set(_SCORE_FIELDS))
+    object.__setattr__(s, "__pydantic_extra__", None)
+    object.__setattr__(s, "__pydantic_private__", None)
+    return s
 
 
 class UnjudgedError(RuntimeError):
@@ -230,6 +252,12 @@ class DiagnosisScorer(Scorer):
         self._gold_cache: dict[tuple[tuple[str, ...], str | None], _Gold] = {}
         self._decision_cache: dict[tuple[str, int, bool], _Decision] = {}
         self._ranked_cache: dict[str, list[str]] = {}
+        self._gold_by_record: dict[tuple[Any, ...], _Gold] = {}
+        self._latin = config.expected_script == "Latin"
+        self._zero = config.preset == "diagnosis_zero"
+        self._ranked_mode = config.answer_format == "ranked"
+        self._prefill = config.think_prefilled
+        self._tokenizer = config.tokenizer
 
     @staticmethod
     def _build_judge(judge: Any) -> SynonymJudge | None:
@@ -271,6 +299,27 @@ class DiagnosisScorer(Scorer):
         if len(self._gold_cache) > 50_000:
             self._gold_cache.clear()
         self._gold_cache[cache_key] = g
+        return g
+
+    def _gold_for(self, reference: Any) -> _Gold | str:
+        """The record's gold set (cached per distinct record values), or why there is none."""
+        key: tuple[Any, ...] | None
+        try:
+            syn = reference.get("synonyms")
+            key = (reference.get("diagnosis"), reference.get("Orpha_name"), reference.get("Orpha_id"),
+                   tuple(syn) if isinstance(syn, list) else syn)  # fmt: skip
+            g = self._gold_by_record.get(key)
+        except (AttributeError, TypeError):  # not a mapping, or unhashable values: the slow path
+            key, g = None, None
+        if g is None:
+            parsed = _names_from_record(reference)
+            if isinstance(parsed, str):
+                return parsed
+            g = self._gold(*parsed)
+            if key is not None:
+                if len(self._gold_by_record) > 50_000:
+                    self._gold_by_record.clear()
+                self._gold_by_record[key] = g
         return g
 
     # ------------------------------------------------------------------ matching
@@ -330,10 +379,10 @@ class DiagnosisScorer(Scorer):
                              0.0, None)  # fmt: skip
         if is_negated(answer):
             return _Decision(Tier.none, Status.hacking, "negated answer (says what it is not)", 0.0, None)
-        # "Diagnosis: **Fabry disease** (most likely)." -> "Fabry disease" (labels, markdown, notes)
-        items = parse_ranked_list(answer)
-        if len(items) == 1 and items[0] != answer:
-            ckey = analyze_name(items[0])
+        # "Diagnosis: **Fabry disease** (most likely)." -> "Fabry disease": a single candidate comes
+        # back from split_candidates without labels, markdown and likelihood notes
+        if len(cands) == 1 and cands[0] != answer:
+            ckey = analyze_name(cands[0])
             if ckey.text and ckey.text != akey.text:
                 hit2, best2 = self._against(ckey, gold)
                 if hit2 is not None:
@@ -368,28 +417,31 @@ class DiagnosisScorer(Scorer):
 
     def _prepare(self, completion: Any, reference: Any) -> _Item:
         cfg = self.config
-        p = parse_completion(completion, think_prefilled=cfg.think_prefilled)
-        if cfg.preset == "diagnosis_zero":
+        p = parse_completion(completion, think_prefilled=self._prefill)
+        if self._zero:
             m = _SEED_ANSWER_RE.search(p.text) if p.text else None
             answer = m.group(1).strip() if m else None
             format_credit = 1.0 if m else 0.0
         else:
             answer = p.answer
             format_credit = p.format_score
-        mixed_in, share = self._language((("think", p.think), ("answer", p.answer), ("after_answer", p.after_answer)))
-        if p.think is None and p.text and not p.text.isascii():
-            # no think block: check the whole completion so mixing outside the tags is not missed
-            extra, s2 = self._language((("completion", p.text),))
-            if extra and not mixed_in:
-                mixed_in, share = extra, s2
-        penalty = (share if cfg.language_penalty == "share" else 1.0) if mixed_in else 0.0
+        mixed_in: list[str] = []
+        penalty = 0.0
+        if not (self._latin and p.text.isascii()):  # fast path: ASCII text is never mixed for Latin
+            mixed_in, share = self._language((("think", p.think), ("answer", p.answer), ("after_answer", p.after_answer)))
+            if p.think is None and p.text:
+                # no think block: check the whole completion so mixing outside the tags is not missed
+                extra, s2 = self._language((("completion", p.text),))
+                if extra and not mixed_in:
+                    mixed_in, share = extra, s2
+            penalty = (share if cfg.language_penalty == "share" else 1.0) if mixed_in else 0.0
         details: dict[str, Any] = {
             "format_ok": p.format_ok,
             "format_score": p.format_score,
             "format_reason": p.format_reason,
             "tags": p.tags.as_dict(),
             "n_chars": p.n_chars,
-            "n_tokens": count_tokens(p.text, cfg.tokenizer) if cfg.tokenizer is not None else None,
+            "n_tokens": count_tokens(p.text, self._tokenizer) if self._tokenizer is not None else None,
             "mixed_language": bool(mixed_in),
             "mixed_in": mixed_in,
             "answers": [],
@@ -398,16 +450,16 @@ class DiagnosisScorer(Scorer):
             "match_score": 0.0,
             "matched_name": None,
         }
-        if cfg.answer_format == "ranked":
+        if self._ranked_mode:
             details["top5"] = False
         item = _Item(None, answer, [], [], Status.ok, "", Tier.none, details, format_credit, penalty)
 
-        parsed_gold = _names_from_record(reference)
-        if isinstance(parsed_gold, str):
-            item.status, item.reason = Status.error, parsed_gold
+        gold_or_why = self._gold_for(reference)
+        if isinstance(gold_or_why, str):
+            item.status, item.reason = Status.error, gold_or_why
             item.format_credit = 0.0
             return item
-        item.gold = gold = self._gold(*parsed_gold)
+        item.gold = gold = gold_or_why
 
         if answer is None:
             item.status = Status.format_error
@@ -417,7 +469,7 @@ class DiagnosisScorer(Scorer):
             item.status, item.reason = Status.empty, "empty answer"
             return item
 
-        if cfg.answer_format == "ranked":
+        if self._ranked_mode:
             item.answers = self._ranked(answer)
             if not item.answers:
                 item.status, item.reason = Status.empty, "no diagnosis in the ranked list"
@@ -433,7 +485,7 @@ class DiagnosisScorer(Scorer):
         details["hypernym"] = first.tier is Tier.hypernym
         details["match_score"] = first.score
         details["matched_name"] = first.matched
-        if cfg.answer_format == "ranked":
+        if self._ranked_mode:
             hit = next((i for i, d in enumerate(item.decisions) if d.tier in _CORRECT), None)
             details["top5"] = hit is not None
             if hit is not None and hit > 0:
@@ -505,7 +557,7 @@ class DiagnosisScorer(Scorer):
         w = self.weights
         details = item.details
         status, reason, tier = item.status, item.reason, item.tier
-        ranked = self.config.answer_format == "ranked"
+        ranked = self._ranked_mode
         det_correct = status is Status.ok and bool(item.decisions) and item.tier in _CORRECT
         correct = det_correct
         judged_tiers: list[Tier] | None = None
@@ -547,23 +599,23 @@ class DiagnosisScorer(Scorer):
                 "accuracy": w["accuracy"] if credited else 0.0,
                 "language": -w["language"] * item.language_penalty if w["language"] else 0.0,
             }
-        return Score.model_construct(
-            reward=comps["format"] + comps["accuracy"] + comps["language"],
-            correct=correct,
-            components=comps,
-            extracted=item.answer,
-            tier=tier,
-            status=status,
-            reason=reason,
-            details=details,
-        )
+        return _new_score({
+            "reward": comps["format"] + comps["accuracy"] + comps["language"],
+            "correct": correct,
+            "components": comps,
+            "extracted": item.answer,
+            "tier": tier,
+            "status": status,
+            "reason": reason,
+            "details": details,
+        })  # fmt: skip
 
     @staticmethod
     def _error(why: str) -> Score:
-        return Score.model_construct(
-            reward=0.0, correct=False, components={"format": 0.0, "accuracy": 0.0, "language": 0.0},
-            extracted=None, tier=Tier.none, status=Status.error, reason=why, details={},
-        )  # fmt: skip
+        return _new_score({
+            "reward": 0.0, "correct": False, "components": {"format": 0.0, "accuracy": 0.0, "language": 0.0},
+            "extracted": None, "tier": Tier.none, "status": Status.error, "reason": why, "details": {},
+        })  # fmt: skip
 
     def score(self, completion: str, reference: Mapping[str, Any]) -> Score:
         """Score one completion (``score_batch`` of one).
@@ -579,17 +631,32 @@ class DiagnosisScorer(Scorer):
         """Score many completions; one ``judge_many`` call for the items that need the judge.
 
         Identical (answer, gold) pairs are matched once; gold names are normalised once per record.
+        The cyclic garbage collector is paused while the deterministic part runs (it creates no
+        reference cycles; without the pause, collections triggered by its many small allocations cost
+        about a third of the hot path) and restored before the judge is called.
         """
         if len(completions) != len(references):
             raise ValueError(f"score_batch got {len(completions)} completions but {len(references)} references")
         items: list[_Item | Score] = []
-        for c, r in zip(completions, references):
-            try:
-                items.append(self._prepare(c, r))
-            except Exception as e:  # never crash the training step on one bad item; report it
-                items.append(self._error(f"scorer failed: {e!r}"))
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for c, r in zip(completions, references):
+                try:
+                    items.append(self._prepare(c, r))
+                except Exception as e:  # never crash the training step on one bad item; report it
+                    items.append(self._error(f"scorer failed: {e!r}"))
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         self._run_judge([it for it in items if isinstance(it, _Item)])
-        return [it if isinstance(it, Score) else self._finish(it) for it in items]
+        if gc_was_enabled:
+            gc.disable()
+        try:
+            return [it if isinstance(it, Score) else self._finish(it) for it in items]
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
     # ------------------------------------------------------------------ corpus metrics
     def aggregate(self, scores: Sequence[Score]) -> dict[str, float]:

@@ -98,6 +98,10 @@ _BRIT_RE = re.compile(
     )
 )
 
+# Every key above contains one of these (a cheap pre-check before the regex).
+_BRIT_ANCHORS = ("ae", "oe", "leuc", "sulph", "our", "fibre", "centre", "litre", "grey", "ageing", "aluminium",
+                 "neurone", "ised", "ising", "isation")  # fmt: skip
+
 
 def _brit_sub(m: re.Match[str]) -> str:
     return BRITISH_TO_AMERICAN[m.group(0)]
@@ -247,19 +251,20 @@ def analyze_name(name: str) -> NameKey:
     """
     if not isinstance(name, str):
         name = ""
-    s = _drop_abbreviations(_fold(name).strip())
+    s = _drop_abbreviations((name if name.isascii() and "`" not in name else _fold(name)).strip())
     capitals: frozenset[str] = frozenset()
-    if any(c.isupper() for c in s) and not s.isupper():
+    if s.lower() != s and not s.isupper():
         capitals = frozenset(
             t.lower()
             for t in _RAW_TOKEN_RE.findall(s)
-            if len(t) >= 2 and sum(c.isupper() for c in t) >= 2 and not t[1:].islower()
+            if len(t) >= 2 and not t[1:].islower() and sum(map(str.isupper, t)) >= 2
         )
     s = s.casefold()
-    s = _POSSESSIVE_RE.sub("", s)
-    s = _APOSTROPHE_RE.sub("", s)
+    if "'" in s:
+        s = _APOSTROPHE_RE.sub("", _POSSESSIVE_RE.sub("", s))
     s = _NON_WORD_RE.sub(" ", s)
-    s = _BRIT_RE.sub(_brit_sub, s)
+    if any(a in s for a in _BRIT_ANCHORS):
+        s = _BRIT_RE.sub(_brit_sub, s)
     tokens = s.split()
     if tokens and any(t[0] in "ivx" for t in tokens):
         tokens = _convert_roman(tokens)
