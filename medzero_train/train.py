@@ -1,0 +1,200 @@
+"""Assemble and run a GRPO job on TRL from a :class:`~medzero_train.config.TrainConfig`.
+
+Nothing here trains or generates by itself: :class:`trl.GRPOTrainer` does (transformers generation, or vLLM
+with ``grpo.use_vllm``), accelerate / DeepSpeed distribute it (``accelerate launch``), and the rewards are
+the ``medzero_rewards`` scorers through :mod:`medzero_train.rewards`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medzero_rewards import Scorer
+from medzero_train import data as data_mod
+from medzero_train import model as model_mod
+from medzero_train.config import TrainConfig
+from medzero_train.evaluation import EvalTask, HeldOutEvaluator, eval_tasks, make_callback
+from medzero_train.rewards import RewardSet, build_reward_functions, make_scorers
+
+logger = logging.getLogger(__name__)
+
+TIMING_FILE = "medzero_timing.jsonl"
+
+
+@dataclass
+class TrainingPlan:
+    """Everything a run needs except the model weights."""
+
+    cfg: TrainConfig
+    train_dataset: Any
+    eval_tasks: list[EvalTask]
+    scorers: dict[str, Scorer]
+    scorer_configs: dict[str, dict[str, Any]]
+    reward_set: RewardSet
+    reward_functions: list[Any]
+    grpo_kwargs: dict[str, Any]
+    dropped_overlong: int | None = None  # None: not checked (no tokenizer)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reward_names(self) -> list[str]:
+        from trl.trainer.utils import get_callable_name
+
+        return [get_callable_name(f) for f in self.reward_functions]
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:  # pragma: no cover - torch is a train dependency
+        return False
+
+
+def grpo_kwargs(cfg: TrainConfig) -> dict[str, Any]:
+    """Keyword arguments for :class:`trl.GRPOConfig`: ``cfg.grpo`` plus medzero's own top-level keys."""
+    kwargs = dict(cfg.grpo)
+    kwargs["output_dir"] = cfg.output_dir
+    kwargs["report_to"] = [] if cfg.report_to == "none" else cfg.report_to
+    kwargs["seed"] = cfg.seed
+    kwargs["model_init_kwargs"] = model_mod.model_init_kwargs(cfg.model)
+    if not _cuda_available() and "bf16" not in kwargs:
+        kwargs["bf16"] = False  # TRL defaults to bf16, which a CPU-only machine refuses
+    return kwargs
+
+
+def build_plan(cfg: TrainConfig, tokenizer: Any = None) -> TrainingPlan:
+    """Datasets, scorers and reward functions; drops over-long prompts when a ``tokenizer`` is given."""
+    train_ds = data_mod.build_dataset(cfg.train_data, cfg.shuffle_seed)
+    configs = data_mod.scorer_configs(cfg)
+    scorers = make_scorers(list(configs), configs)
+    train_tasks = cfg.tasks()
+    probes: dict[str, dict[str, Any]] = {}
+    for task, ref in zip(train_ds["task"], train_ds["reference"]):
+        probes.setdefault(task, json.loads(ref))
+    reward_set = RewardSet.from_scorers({t: scorers[t] for t in train_tasks}, probes)
+    functions = build_reward_functions(reward_set, use_async=cfg.reward_async)
+    dropped = None
+    if tokenizer is not None:
+        train_ds, dropped = data_mod.drop_overlong(train_ds, tokenizer, cfg.max_prompt_length)
+        if len(train_ds) == 0:
+            raise ValueError(f"every training prompt is longer than max_prompt_length={cfg.max_prompt_length}")
+    tasks = eval_tasks(cfg.eval.data) if cfg.eval else []
+    return TrainingPlan(
+        cfg=cfg,
+        train_dataset=train_ds,
+        eval_tasks=tasks,
+        scorers=scorers,
+        scorer_configs=configs,
+        reward_set=reward_set,
+        reward_functions=functions,
+        grpo_kwargs=grpo_kwargs(cfg),
+        dropped_overlong=dropped,
+    )
+
+
+def make_timing_callback(reward_set: RewardSet, output_dir: str) -> Any:
+    """A callback recording each optimizer step's wall time and the time spent inside the reward functions.
+
+    One JSON line per step goes to ``<output_dir>/medzero_timing.jsonl``:
+    ``{"step", "step_time_s", "reward_time_s", "reward_share"}``.
+    """
+    from transformers import TrainerCallback
+
+    class RewardTimingCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.records: list[dict[str, float]] = []
+            self._t0 = 0.0
+            self._r0 = 0.0
+
+        def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self._t0, self._r0 = time.perf_counter(), reward_set.seconds
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            step_time = time.perf_counter() - self._t0
+            reward_time = reward_set.seconds - self._r0
+            record = {
+                "step": state.global_step,
+                "step_time_s": step_time,
+                "reward_time_s": reward_time,
+                "reward_share": reward_time / step_time if step_time > 0 else 0.0,
+            }
+            self.records.append(record)
+            if state.is_world_process_zero:
+                Path(output_dir).mkdir(parents=True, exist_ok=True)
+                with (Path(output_dir) / TIMING_FILE).open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+
+    return RewardTimingCallback()
+
+
+def make_trainer(plan: TrainingPlan, model_path: str, tokenizer: Any) -> Any:
+    """The :class:`trl.GRPOTrainer` of a plan, with the timing and held-out evaluation callbacks."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    cfg = plan.cfg
+    args = GRPOConfig(**plan.grpo_kwargs)
+    peft_config = None
+    if cfg.lora is not None:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(task_type="CAUSAL_LM", **cfg.lora.model_dump())
+    timing = make_timing_callback(plan.reward_set, cfg.output_dir)
+    callbacks = [timing]
+    evaluator_cb = None
+    if cfg.eval is not None and plan.eval_tasks:
+        evaluator = HeldOutEvaluator(
+            plan.eval_tasks, plan.scorers, plan.scorer_configs, tokenizer,
+            cfg.eval.max_new_tokens, cfg.eval.batch_size, model_name=cfg.model.name_or_path,
+        )
+        evaluator_cb = make_callback(evaluator, at_start=cfg.eval.at_start)
+        callbacks.append(evaluator_cb)
+    trainer = GRPOTrainer(
+        model=model_path,
+        reward_funcs=plan.reward_functions,
+        args=args,
+        train_dataset=plan.train_dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        peft_config=peft_config,
+    )
+    if evaluator_cb is not None:
+        evaluator_cb.trainer = trainer
+    trainer.medzero_timing = timing
+    trainer.medzero_eval = evaluator_cb
+    return trainer
+
+
+def run(cfg: TrainConfig) -> dict[str, Any]:
+    """Train: resolve the model, build the plan, run :meth:`GRPOTrainer.train`, save the final model."""
+    model_path = model_mod.resolve_model_path(cfg.model)
+    tokenizer = model_mod.load_tokenizer(model_path, cfg.model.trust_remote_code)
+    plan = build_plan(cfg, tokenizer)
+    trainer = make_trainer(plan, model_path, tokenizer)
+    result = trainer.train()
+    trainer.save_model(cfg.output_dir)
+    timing = trainer.medzero_timing.records
+    summary = {
+        "output_dir": cfg.output_dir,
+        "global_step": trainer.state.global_step,
+        "train_runtime_s": result.metrics.get("train_runtime"),
+        "reward_functions": plan.reward_names,
+        "dropped_overlong_prompts": plan.dropped_overlong,
+        "step_time_s": [r["step_time_s"] for r in timing],
+        "reward_time_s": [r["reward_time_s"] for r in timing],
+        "scorer_errors": {t: bs.n_errors for t, bs in plan.reward_set.batch_scorers.items()},
+        "completions_scored": {t: bs.n_scored for t, bs in plan.reward_set.batch_scorers.items()},
+    }
+    total_step = sum(summary["step_time_s"])
+    summary["reward_share"] = sum(summary["reward_time_s"]) / total_step if total_step else None
+    if trainer.medzero_eval is not None:
+        summary["eval"] = trainer.medzero_eval.history
+    if trainer.state.is_world_process_zero:
+        (Path(cfg.output_dir) / "medzero_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
