@@ -77,6 +77,8 @@ def hostile_corpus(folder: Path) -> list[tuple[str, str, set[str]]]:
          "WITH RECURSIVE s(x) AS (SELECT 'ab' UNION ALL SELECT x || x FROM s) SELECT length(x) FROM s",
          {"limit"}),
         ("megabyte_sql", "SELECT " + "1 + " * 300_000 + "1", {"refused"}),
+        ("deep_nesting", "SELECT " + "(" * 200_000 + "1" + ")" * 200_000, {"sql_error", "limit"}),
+        ("long_expression", "SELECT " + "1 + " * 200_000 + "1", {"sql_error", "limit"}),
         ("nul_byte", "SELECT 1\x00; DROP TABLE patients", {"sql_error"}),
         ("invalid_utf8", b"SELECT '\xff\xfe'".decode("utf-8", "surrogateescape"), {"sql_error"}),
         ("too_many_rows",
@@ -126,6 +128,8 @@ def test_readonly_reads_still_work(db_copy: Path):
     # the official scorer runs an empty statement and gets no rows: so do we
     assert ex.execute("").answer == "[]"
     assert ex.execute("SELECT 1;").answer == "[['1.0']]"
+    # long but legal SQL (under the 1,000,000-character cap) runs, as in the official scorer
+    assert ex.execute("SELECT 1 /* " + "x" * 900_000 + " */").answer == "[['1.0']]"
 
 
 def test_hung_worker_is_killed_and_replaced(db_copy: Path):

@@ -77,3 +77,15 @@ def test_realistic_submission_matches_the_official_flow_exactly(valid, scorer, e
     # the mix exercises every outcome and failure class
     assert {s.details["outcome"] for s in ours} == {-1, 0, 1}
     assert {s.status.value for s in ours} >= {"ok", "abstained", "sql_error"}
+
+
+def test_train_split_disagrees_with_official_answers_exactly_where_provenance_says(ehrsql_dir: Path, scorer):
+    listed = {"880b5cd212d4e5ed720e455e", "f750f0fa41e0b4e4dbe37ba3", "c4b38e4af79858745e77342a",
+              "010b98b4248d540f98a42319", "68ee1d315023f57029b6ce03"}  # mimic_iv.PROVENANCE.md
+    labels = json.loads((ehrsql_dir / "train" / "label.json").read_text())
+    official = json.loads((ehrsql_dir / "train" / "answer.json").read_text())
+    refs = [{"id": k, "label": v, "answer": official[k]} for k, v in labels.items()]
+    scores = scorer.score_sql_batch(list(labels.values()), refs)
+    assert {r["id"] for r, s in zip(refs, scores) if s.details["outcome"] != 1} == listed
+    m = scorer.aggregate(scores)
+    assert m["n"] == len(labels) and m["accuracy0"] == (len(labels) - len(listed)) / len(labels) * 100

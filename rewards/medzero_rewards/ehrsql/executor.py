@@ -59,7 +59,7 @@ class Limits:
 
     timeout_s: float = 10.0
     max_rows: int = 1_000_000
-    max_sql_chars: int = 100_000
+    max_sql_chars: int = 1_000_000
     max_value_bytes: int = 10_000_000
     max_result_chars: int = 1_000_000
     memory_mb: int = 1024

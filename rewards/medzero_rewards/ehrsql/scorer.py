@@ -31,6 +31,13 @@ Presets (``preset``) map the outcome to the reward, before the optional componen
 * ``ehr_r1`` (the seed EHR-R1 scheme): 1.0 for a match (correct result or correct abstention), 0.1
   when the SQL at least executes, else 0.
 
+Differences from the official program, all on purpose and all for hostile or pathological SQL only:
+queries past the time limit (default 10 s), the row cap (1,000,000), the SQL length cap (1,000,000
+characters), the value size cap (10 MB) or the memory cap score as errors, where the official program
+has no limits; statements that are not reads (writes, DDL, PRAGMA, ATTACH, ...) are refused and score
+as errors, where the official program would run them on its database file (a write returns no rows;
+DDL would change the file). Every EHRSQL 2024 gold query is far below every limit.
+
 Speed: gold results are computed once per database and kept (in memory, and on disk with
 ``cache_dir``), or read from ``gold_answers`` / the record's ``answer``; every distinct post-processed
 SQL is executed once per batch, a prediction identical to its executed gold SQL reuses the gold result
