@@ -13,6 +13,7 @@ _COMMANDS = {
     "score": "medzero_eval.commands.score:score",
     "score-ehrsql": "medzero_eval.commands.score_ehrsql:score_ehrsql",
     "report": "medzero_eval.commands.report:report",
+    "demo": "medzero_eval.commands.demo:demo",
 }
 
 
