@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +14,20 @@ from medzero_rewards import Status, get_scorer
 from medzero_rewards.ehrsql import EhrsqlConfig, EhrsqlScorer
 from medzero_rewards.ehrsql.postprocess import post_process_sql
 from test_ehrsql_oracle import oracle_answer
+
+@pytest.fixture(scope="module")
+def db(ehrsql_dir: Path, tmp_path_factory) -> Path:
+    """A private copy of the database (these tests send writes and hostile SQL); both copies are checked."""
+    original = ehrsql_dir / "mimic_iv.sqlite"
+    before = hashlib.sha256(original.read_bytes()).hexdigest()
+    folder = tmp_path_factory.mktemp("ehrsql_db")
+    copy = folder / "mimic_iv.sqlite"
+    shutil.copyfile(original, copy)
+    yield copy
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
+    assert hashlib.sha256(original.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["mimic_iv.sqlite"]
+
 
 DETAIL_KEYS = {"answerable", "abstained", "outcome", "executed", "error", "timed_out", "sql", "gold_error"}
 
@@ -25,8 +41,8 @@ def valid(ehrsql_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def scorer(ehrsql_dir: Path):
-    with get_scorer("ehrsql", db_path=ehrsql_dir / "mimic_iv.sqlite", workers=2, timeout_s=5) as s:
+def scorer(db: Path):
+    with get_scorer("ehrsql", db_path=db, workers=2, timeout_s=5) as s:
         yield s
 
 
@@ -82,12 +98,11 @@ def test_record_answer_is_used_instead_of_executing_gold(valid, scorer, ehrsql_d
     assert not scorer.score(wrap(labels[a]), {"label": labels[a], "answer": other}).correct
 
 
-def test_presets_and_components(ehrsql_dir: Path, valid):
+def test_presets_and_components(db: Path, valid):
     labels, answerable, unanswerable = valid
     a, b, u = answerable[0], answerable[1], unanswerable[0]
     completions = [wrap(labels[a]), wrap(labels[b]), wrap("SELEC x"), wrap("null"), wrap("null")]
     refs = [{"label": labels[a]}] * 3 + [{"label": labels[a]}, {"label": labels[u]}]
-    db = ehrsql_dir / "mimic_iv.sqlite"
     with get_scorer("ehrsql", db_path=db, workers=0, preset="ehr_r1") as s:
         assert [x.reward for x in s.score_batch(completions, refs)] == [1.0, 0.1, 0.0, 0.0, 1.0]
     with get_scorer("ehrsql", db_path=db, workers=0, penalty=5, format_weight=0.5, executable_weight=0.25) as s:
@@ -96,7 +111,7 @@ def test_presets_and_components(ehrsql_dir: Path, valid):
     assert got[0].components == {"outcome": 1.0, "format": 1.0, "executable": 1.0}
 
 
-def test_grpo_batch_executes_each_distinct_sql_once(ehrsql_dir: Path, valid):
+def test_grpo_batch_executes_each_distinct_sql_once(db: Path, valid):
     labels, answerable, unanswerable = valid
     qids = answerable[:6] + unanswerable[:2]
     completions, refs = [], []
@@ -105,7 +120,7 @@ def test_grpo_batch_executes_each_distinct_sql_once(ehrsql_dir: Path, valid):
         group = [labels[q] if labels[q] != "null" else "null"] * 4 + [other] * 3 + ["null"]
         completions += [wrap(g) for g in group]
         refs += [{"id": q, "label": labels[q]}] * len(group)
-    with EhrsqlScorer(db_path=ehrsql_dir / "mimic_iv.sqlite", workers=2) as s:
+    with EhrsqlScorer(db_path=db, workers=2) as s:
         first = s.score_batch(completions, refs)
         distinct = {post_process_sql(labels[q]) for q in qids if labels[q] != "null"}
         distinct |= {post_process_sql(labels[answerable[(i + 10) % len(answerable)]]) for i in range(len(qids))}
@@ -114,16 +129,15 @@ def test_grpo_batch_executes_each_distinct_sql_once(ehrsql_dir: Path, valid):
         assert s.executed == len(distinct)  # the second step is served from the caches
     assert [x.model_dump() for x in first] == [x.model_dump() for x in again]
     # batch results equal one-by-one results
-    with EhrsqlScorer(db_path=ehrsql_dir / "mimic_iv.sqlite", workers=0) as s:
+    with EhrsqlScorer(db_path=db, workers=0) as s:
         single = [s.score(c, r) for c, r in zip(completions, refs)]
     assert [x.model_dump() for x in single] == [x.model_dump() for x in first]
 
 
-def test_persistent_gold_cache(ehrsql_dir: Path, valid, tmp_path: Path):
+def test_persistent_gold_cache(db: Path, valid, tmp_path: Path):
     labels, answerable, _ = valid
     refs = [{"label": labels[k]} for k in answerable[:20]]
     completions = [wrap("null")] * len(refs)
-    db = ehrsql_dir / "mimic_iv.sqlite"
     with get_scorer("ehrsql", db_path=db, workers=0, cache_dir=tmp_path) as s:
         s.score_batch(completions, refs)
         assert s.executed == len({post_process_sql(r["label"]) for r in refs})
@@ -134,23 +148,23 @@ def test_persistent_gold_cache(ehrsql_dir: Path, valid, tmp_path: Path):
         assert s.executed == 0  # gold came from disk, predictions equal to gold reuse it
 
 
-def test_gold_error_is_reported_not_hidden(ehrsql_dir: Path):
-    with get_scorer("ehrsql", db_path=ehrsql_dir / "mimic_iv.sqlite", workers=0) as s:
+def test_gold_error_is_reported_not_hidden(db: Path):
+    with get_scorer("ehrsql", db_path=db, workers=0) as s:
         bad_gold = {"label": "SELECT no_such_column FROM patients"}
         x = s.score(wrap("SELECT no_such_column FROM patients"), bad_gold)
     assert x.details["outcome"] == -1 and x.details["gold_error"] and "gold" in x.reason
 
 
-def test_bad_input_never_crashes(ehrsql_dir: Path, valid):
+def test_bad_input_never_crashes(db: Path, valid):
     labels, answerable, _ = valid
     ref = {"label": labels[answerable[0]]}
     weird = [None, 123, "", "<answer>", "\x00" * 10, "<answer>" + "SELECT 1 UNION ALL " * 200_000 + "SELECT 1</answer>",
              "<answer>SELECT '\udcff'</answer>"]
-    with get_scorer("ehrsql", db_path=ehrsql_dir / "mimic_iv.sqlite", workers=0, timeout_s=2) as s:
+    with get_scorer("ehrsql", db_path=db, workers=0, timeout_s=2) as s:
         out = s.score_batch(weird, [ref] * len(weird))  # type: ignore[list-item]
     assert all(x.details["outcome"] == -1 and x.details["error"] for x in out)
     with pytest.raises(ValueError, match="label"):
-        EhrsqlScorer(db_path=ehrsql_dir / "mimic_iv.sqlite", workers=0).score("x", {"question": "no label"})
+        EhrsqlScorer(db_path=db, workers=0).score("x", {"question": "no label"})
 
 
 def test_config_validation(ehrsql_dir: Path, tmp_path: Path):
