@@ -7,11 +7,15 @@ One code path for the GRPO reward and the lm-eval metric. Per completion:
 2. the answer is compared with every gold name (record ``diagnosis``, ``Orpha_name``, its
    ``synonyms`` and the user's synonym table) by :func:`~medzero_rewards.matching.compare_keys`:
    tier ``exact`` when it matches the first gold name, ``synonym`` when it matches another;
-3. single-answer mode: an answer naming several diseases (``A or B``, a list) or a negation
-   (``not A``, ``A was excluded``) is ``Status.hacking`` and earns no accuracy credit;
-4. otherwise, with a hierarchy, an answer that matches a direct Orphanet parent of the gold with
+   With a hierarchy, a fuzzy (not normalised-equal) match whose answer is itself another Orphanet
+   name is vetoed (``Fraser`` vs ``Frasier syndrome``);
+3. with a hierarchy, an answer that matches a direct Orphanet parent of the gold with
    ``parent_disease_count <= max_parent_disease_count`` is tier ``hypernym`` (never correct);
-   similar-but-unsure pairs are ``uncertain`` (not correct; the judge decides if one is configured);
+4. single-answer mode: an answer naming several diseases (``A or B``, a list) or a negation
+   (``not A``, ``A was excluded``) is ``Status.hacking`` and earns no accuracy credit; otherwise the
+   answer is matched once more without labels, markdown and likelihood notes (``Diagnosis: **X**
+   (most likely)``); similar-but-unsure pairs are ``uncertain`` (not correct; the judge decides if
+   one is configured);
 5. with a judge, :meth:`DiagnosisScorer.score_batch` sends the items that need it in one
    ``judge_many`` call and merges the grades (2 -> synonym/correct, 1 -> hypernym, 0 -> none).
 
@@ -34,7 +38,7 @@ and the reward of the deterministic decision (an ``uncertain`` item therefore ea
 
 ``format_ok``, ``format_score``, ``format_reason``, ``tags`` (dict of 4 tag counts), ``n_chars``,
 ``n_tokens`` (None without a tokenizer), ``mixed_language``, ``mixed_in`` (parts among
-"think"/"answer"/"after_answer"), ``answers`` (the answer list used; one item in single mode),
+"think"/"answer"/"after_answer", or "completion" when there is no think block), ``answers`` (the answer list used; one item in single mode),
 ``top1``, ``top5`` (ranked mode only), ``hypernym``, ``match_score`` (0-100), ``matched_name``;
 with a judge configured also ``top1_judged`` (and ``top5_judged`` in ranked mode) and, on judged items,
 ``judge_grade``, ``judge_grades``, ``judge_status``, ``judge_calls``, ``judge_cached``, ``tokens_in``,
@@ -49,7 +53,6 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -173,6 +176,7 @@ class _Gold:
     broader: tuple[str, ...]
     broader_keys: tuple[NameKey, ...]
     keep: frozenset[str]  # for split_candidates: gold names never split
+    splittable: bool  # some gold name would itself be split ("Familial or sporadic ..."): pass keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +257,7 @@ class DiagnosisScorer(Scorer):
         self._decision_cache: dict[tuple[str, int, bool], _Decision] = {}
         self._ranked_cache: dict[str, list[str]] = {}
         self._gold_by_record: dict[tuple[Any, ...], _Gold] = {}
+        self._split_cache: dict[str, list[str]] = {}
         self._latin = config.expected_script == "Latin"
         self._zero = config.preset == "diagnosis_zero"
         self._ranked_mode = config.answer_format == "ranked"
@@ -295,6 +300,7 @@ class DiagnosisScorer(Scorer):
             broader=tuple(broader),
             broader_keys=tuple(analyze_name(b) for b in broader),
             keep=frozenset(n.casefold() for n in uniq.values()),
+            splittable=any(len(split_candidates(n)) > 1 for n in uniq.values()),
         )
         if len(self._gold_cache) > 50_000:
             self._gold_cache.clear()
@@ -372,7 +378,7 @@ class DiagnosisScorer(Scorer):
             return hit
         if not check_hacking:
             return best
-        cands = split_candidates(answer, keep=gold.keep)
+        cands = split_candidates(answer, keep=gold.keep) if gold.splittable else self._split(answer)
         if len(cands) > 1:
             shown = "; ".join(c[:60] for c in cands[:4])
             return _Decision(Tier.none, Status.hacking, f"{len(cands)} candidate diagnoses in one answer: {shown}",
@@ -391,6 +397,16 @@ class DiagnosisScorer(Scorer):
                 if (best2.tier is Tier.uncertain, best2.score) > (best.tier is Tier.uncertain, best.score):
                     best = best2
         return best
+
+    def _split(self, answer: str) -> list[str]:
+        """``split_candidates`` without gold protection, cached per answer (answers recur across records)."""
+        cands = self._split_cache.get(answer)
+        if cands is None:
+            cands = split_candidates(answer)
+            if len(self._split_cache) > 100_000:
+                self._split_cache.clear()
+            self._split_cache[answer] = cands
+        return cands
 
     def _ranked(self, answer: str) -> list[str]:
         items = self._ranked_cache.get(answer)
@@ -428,7 +444,8 @@ class DiagnosisScorer(Scorer):
         mixed_in: list[str] = []
         penalty = 0.0
         if not (self._latin and p.text.isascii()):  # fast path: ASCII text is never mixed for Latin
-            mixed_in, share = self._language((("think", p.think), ("answer", p.answer), ("after_answer", p.after_answer)))
+            parts = (("think", p.think), ("answer", p.answer), ("after_answer", p.after_answer))
+            mixed_in, share = self._language(parts)
             if p.think is None and p.text:
                 # no think block: check the whole completion so mixing outside the tags is not missed
                 extra, s2 = self._language((("completion", p.text),))
@@ -525,7 +542,8 @@ class DiagnosisScorer(Scorer):
                         for r in requests]  # fmt: skip
         if len(verdicts) != len(todo):
             reason = f"judge returned {len(verdicts)} verdicts for {len(todo)} requests"
-            verdicts = [JudgeVerdict(grades=[None] * len(r.answers), status="unjudged", reason=reason) for r in requests]
+            verdicts = [JudgeVerdict(grades=[None] * len(r.answers), status="unjudged", reason=reason)
+                        for r in requests]  # fmt: skip
         for it, v in zip(todo, verdicts):
             it.verdict = v
 
@@ -633,7 +651,7 @@ class DiagnosisScorer(Scorer):
         Identical (answer, gold) pairs are matched once; gold names are normalised once per record.
         The cyclic garbage collector is paused while the deterministic part runs (it creates no
         reference cycles; without the pause, collections triggered by its many small allocations cost
-        about a third of the hot path) and restored before the judge is called.
+        about a fifth of the warm hot path in ``bench/bench_rewards.py``) and restored before the judge is called.
         """
         if len(completions) != len(references):
             raise ValueError(f"score_batch got {len(completions)} completions but {len(references)} references")
@@ -670,7 +688,8 @@ class DiagnosisScorer(Scorer):
         ``unjudged_rate``, ``judge_calls``, ``judge_cache_hits``, ``tokens_in``, ``tokens_out``.
 
         >>> s = DiagnosisScorer()
-        >>> agg = s.aggregate([s.score("<think>a</think><answer>Fabry disease</answer>", {"diagnosis": "Fabry disease"})])
+        >>> one = s.score("<think>a</think><answer>Fabry disease</answer>", {"diagnosis": "Fabry disease"})
+        >>> agg = s.aggregate([one])
         >>> agg["top1"], agg["format_rate"]
         (1.0, 1.0)
         """

@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from medzero_rewards.normalize import normalize_name
 
@@ -103,7 +103,7 @@ class SynonymTable:
         return out
 
 
-SynonymSource = Union[SynonymTable, Mapping[str, Any], Iterable[Iterable[str]], str, os.PathLike, None]
+SynonymSource = SynonymTable | Mapping[str, Any] | Iterable[Iterable[str]] | str | os.PathLike[str] | None
 
 
 def build_synonym_table(source: SynonymSource) -> SynonymTable | None:
