@@ -1,0 +1,231 @@
+"""The RareArena and RareBench lm-eval tasks: documents, prompts, configuration and metrics.
+
+Everything here goes through lm-eval's real TaskManager / ConfigurableTask with the real
+medzero_rewards scorers; no model is run (see test_lm_eval_e2e.py for that).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from medzero_eval import lm_eval_glue as glue
+from medzero_eval import prompts, records
+from medzero_eval.discovery import tasks_dir
+
+lm_eval = pytest.importorskip("lm_eval")
+from lm_eval.tasks import TaskManager  # noqa: E402
+
+R1_TASKS = ["rarearena_rdc", "rarearena_rds", *[f"rarebench_{s}" for s in records.RAREBENCH_SUBSETS]]
+TOP5_TASKS = ["rarearena_rdc_top5", "rarearena_rds_top5"]
+GROUPS = ["rarearena", "rarebench", "medzero_medical"]
+
+
+@pytest.fixture(scope="module")
+def manager() -> TaskManager:
+    return TaskManager(include_path=str(tasks_dir()))
+
+
+def _load(manager_metadata: dict, name: str):
+    """Build one task as lm-eval does; only medzero's folder is indexed (lm-eval's own tasks are slow to scan)."""
+    tm = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=manager_metadata)
+    return tm.load([name])["tasks"][name]
+
+
+@pytest.fixture()
+def rarearena_file(tmp_path: Path, orphanet_path: Path, rarebench_dir: Path) -> Path:
+    """A RareArena-schema JSON Lines file built from real Orphanet names and real RareBench phenotypes."""
+    entities = json.loads(orphanet_path.read_text(encoding="utf-8"))
+    by_name = {e["name"]: e for e in entities}
+    cases = records.load_rarebench("mme", rarebench_dir)[:3]
+    lines = []
+    for i, case in enumerate(cases):
+        name = case["diagnosis"]
+        entity = by_name.get(name, entities[i])
+        lines.append({
+            "_id": f"fixture-{i}",
+            "case_report": f"A {20 + i}-year-old patient. {case['case_report']}.",
+            "test_results": "Exome sequencing: pathogenic variant reported." if i != 1 else "",
+            "diagnosis": entity["name"],
+            "Orpha_name": entity["name"],
+            "Orpha_id": str(entity["Orphanetid"]),
+            "age": str(20 + i),
+            "gender": "F",
+            "pub_date": "2021-01-01",
+        })
+    path = tmp_path / "RDC.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    return path
+
+
+def test_every_task_and_group_is_indexed(manager: TaskManager) -> None:
+    for name in R1_TASKS + TOP5_TASKS + GROUPS:
+        assert name in manager.all_tasks, name
+    for name in GROUPS:
+        assert name in manager.all_groups, name
+    for yaml_path in tasks_dir().glob("*/*.yaml"):  # a YAML error would silently drop a task
+        assert yaml_path.stem in manager.all_tasks, yaml_path
+
+
+def test_every_task_folder_has_readme_and_versioned_yaml() -> None:
+    import yaml
+
+    assert (tasks_dir() / "README.md").is_file()
+    for folder in (p for p in tasks_dir().iterdir() if p.is_dir() and not p.name.startswith("__")):
+        assert (folder / "README.md").is_file(), folder
+        for template in folder.glob("_*_yaml"):
+            text = template.read_text(encoding="utf-8")
+            assert "metadata:\n  version:" in text, template
+        for path in folder.glob("*.yaml"):
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # tags kept as text
+            assert "version" in str(raw.get("metadata")) or "include" in raw, path
+
+
+def test_yaml_metric_lists_match_the_glue(manager: TaskManager) -> None:
+    task = _load({}, "rarebench_mme")
+    names = [m["metric"] for m in task.config.metric_list]
+    assert set(names) == set(glue.DIAGNOSIS_METRICS)
+    assert task.config.filter_list[0]["name"] == "raw"
+    assert task.VERSION == 1.0
+
+
+def test_rarebench_documents_carry_the_shared_prompts() -> None:
+    task = _load({}, "rarebench_mme")
+    docs = list(task.test_docs())
+    recs = records.load_rarebench("mme")
+    assert len(docs) == len(recs) == 28
+    for doc, rec in zip(docs, recs):
+        system, user = prompts.diagnosis_messages(rec["case_report"], "r1")
+        assert doc["system"] == system["content"] and doc["prompt"] == user["content"]
+        assert doc["target"] == rec["diagnosis"]
+        reference = json.loads(doc["reference"])
+        assert reference["diagnosis"] == rec["diagnosis"] and reference["synonyms"] == rec["synonyms"]
+        assert json.loads(doc["scorer"]) == {"name": "rarearena_rds", "config": {"answer_format": "single"}}
+
+
+def test_chat_template_sees_exactly_the_prompt_messages() -> None:
+    """With --apply_chat_template lm-eval sends [system: description, user: doc_to_text] -- our messages."""
+    task = _load({}, "rarebench_hms")
+    doc = next(iter(task.test_docs()))
+    seen: list = []
+
+    def chat_template(messages, add_generation_prompt=True):
+        seen.append(messages)
+        return "rendered"
+
+    assert task.fewshot_context(doc, 0, apply_chat_template=True, chat_template=chat_template) == "rendered"
+    rec = records.load_rarebench("hms")[0]
+    assert seen == [prompts.diagnosis_messages(rec["case_report"], "r1")]
+
+
+def test_rarearena_reads_the_user_file_rdc_and_rds(rarearena_file: Path) -> None:
+    recs = records.load_rarearena(rarearena_file)
+    rdc = list(_load({"data_path": str(rarearena_file)}, "rarearena_rdc").test_docs())
+    rds = list(_load({"rarearena_rds_path": str(rarearena_file)}, "rarearena_rds").test_docs())
+    assert len(rdc) == len(rds) == 3
+    for doc_c, doc_s, rec in zip(rdc, rds, recs):
+        case_c = doc_c["prompt"].split("Patient case:\n", 1)[1].split("\n\nWhat is the diagnosis?")[0]
+        assert case_c == (f"{rec['case_report']} {rec['test_results']}" if rec["test_results"] else rec["case_report"])
+        assert rec["case_report"] in doc_s["prompt"] and "Exome" not in doc_s["prompt"]
+        assert json.loads(doc_c["scorer"])["name"] == "rarearena_rdc"
+        assert json.loads(doc_s["scorer"])["name"] == "rarearena_rds"
+        assert json.loads(doc_c["reference"])["Orpha_id"] == rec["Orpha_id"]
+
+
+def test_rarearena_top5_uses_the_ranked_style_and_scorer(rarearena_file: Path) -> None:
+    task = _load({"data_path": str(rarearena_file)}, "rarearena_rdc_top5")
+    doc = next(iter(task.test_docs()))
+    rec = records.load_rarearena(rarearena_file)[0]
+    system, user = prompts.diagnosis_messages(records.rarearena_input(rec, "rdc"), "top5")
+    assert (doc["system"], doc["prompt"]) == (system["content"], user["content"])
+    assert json.loads(doc["scorer"])["config"] == {"answer_format": "ranked", "k": 5}
+    assert {m["metric"] for m in task.config.metric_list} == set(glue.DIAGNOSIS_TOP5_METRICS)
+
+
+def test_rarearena_environment_variable_fallback(rarearena_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDZERO_RAREARENA_RDS", str(rarearena_file))
+    assert len(list(_load({}, "rarearena_rds").test_docs())) == 3
+
+
+def test_rarearena_without_data_says_where_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDZERO_RAREARENA_RDC", raising=False)
+    with pytest.raises(records.DataNotFoundError) as info:
+        _load({}, "rarearena_rdc")
+    assert records.RAREARENA_HELP in str(info.value)
+    with pytest.raises(records.DataNotFoundError, match="not found"):
+        _load({"data_path": "/nonexistent/RDC.json"}, "rarearena_rdc")
+
+
+def test_scorer_options_from_metadata(rarearena_file: Path, orphanet_path: Path) -> None:
+    judge = {"model": "fake-judge", "base_url": "http://127.0.0.1:9/v1", "api_key_env": None, "cache_path": None}
+    meta = {"data_path": str(rarearena_file), "hierarchy_path": str(orphanet_path), "judge": judge,
+            "judge_mode": "uncertain", "pretrained": "ignored-model-arg"}
+    doc = next(iter(_load(meta, "rarearena_rdc").test_docs()))
+    config = json.loads(doc["scorer"])["config"]
+    assert config == {"answer_format": "single", "hierarchy_path": str(orphanet_path), "judge": judge,
+                      "judge_mode": "uncertain"}
+    assert set(glue.metrics_for_spec(doc["scorer"])) == set(glue.DIAGNOSIS_METRICS)
+    no_judge = glue._dumps({"name": "rarearena_rdc", "config": {"answer_format": "single"}})
+    assert not set(glue.metrics_for_spec(no_judge)) & set(glue.JUDGE_METRICS)
+
+
+def test_judge_config_as_json_string_and_bad_values() -> None:
+    cfg = glue.diagnosis_scorer_config({"judge": '{"model": "m"}'}, "r1")
+    assert cfg["judge"] == {"model": "m"}
+    with pytest.raises(glue.TaskConfigError):
+        glue.diagnosis_scorer_config({"judge": "{not json"}, "r1")
+    with pytest.raises(glue.TaskConfigError):
+        glue.diagnosis_scorer_config({}, "cot")
+
+
+COMPLETIONS = [
+    "<think>Craniofacial findings with microcephaly.</think><answer>{dx}</answer>",
+    "<think>Probably genetic.</think><answer>Marfan syndrome</answer>",
+    "no tags at all, just {dx}",
+    "<think>两个 hypotheses</think><answer>{dx} or Marfan syndrome</answer>",
+]
+
+
+def _lm_eval_metrics(task, docs, completions) -> dict[str, float]:
+    """What lm-eval computes: process_results per item, then each metric's aggregation function."""
+    per_metric: dict[str, list] = {}
+    for doc, completion in zip(docs, completions):
+        for name, value in task.process_results(doc, [completion]).items():
+            per_metric.setdefault(name, []).append(value)
+    aggregations = task.aggregation()
+    return {name: aggregations[name](values) for name, values in per_metric.items()}
+
+
+@pytest.mark.parametrize("task_name", ["rarebench_mme", "rarearena_rds_top5"])
+def test_lm_eval_metrics_are_the_scorer_aggregate(task_name: str, rarearena_file: Path) -> None:
+    from medzero_rewards import get_scorer
+
+    task = _load({"data_path": str(rarearena_file)}, task_name)
+    docs = list(task.test_docs())[:3]
+    completions = [COMPLETIONS[i % len(COMPLETIONS)].format(dx=d["target"]) for i, d in enumerate(docs)]
+    completions.append(COMPLETIONS[3].format(dx=docs[0]["target"]))
+    docs.append(docs[0])
+    spec = json.loads(docs[0]["scorer"])
+    scorer = get_scorer(spec["name"], **spec["config"])
+    direct = [scorer.score(c, json.loads(d["reference"])) for c, d in zip(completions, docs)]
+    expected = scorer.aggregate(direct)
+    got = _lm_eval_metrics(task, docs, completions)
+    assert set(got) == set(glue.metrics_for_spec(docs[0]["scorer"]))
+    for name, value in got.items():
+        want = expected.get(name)
+        assert (math.isnan(value) and want is None) or value == want, name
+    # the logged per-sample payload is the direct score, field for field
+    payload = task.process_results(docs[0], [completions[0]])["top1"]
+    assert payload["score"] == direct[0].model_dump(mode="json")
+    assert expected["top1"] > 0  # the first completion names the gold diagnosis
+
+
+def test_aggregation_refuses_mixed_scorers() -> None:
+    a = {"scorer": glue._dumps({"name": "rarearena_rds", "config": {}}), "score": {}}
+    b = {"scorer": glue._dumps({"name": "rarearena_rdc", "config": {}}), "score": {}}
+    with pytest.raises(ValueError, match="different scorers"):
+        glue.aggregate_payloads([a, b])
+    assert math.isnan(glue.agg_top1([]))
