@@ -215,15 +215,27 @@ class TrainConfig(_Strict):
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.0.c`` in nested dicts / lists (a numeric key indexes a list)."""
     keys = dotted.split(".")
-    node = data
-    for key in keys[:-1]:
+    node: Any = data
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ValueError(f"--set {dotted}: {key!r} is not an index of a list of {len(node)}")
+            if last:
+                node[int(key)] = value
+                return
+            node = node[int(key)]
+            continue
+        if last:
+            node[key] = value
+            return
         nxt = node.get(key)
-        if not isinstance(nxt, dict):
+        if not isinstance(nxt, (dict, list)):
             nxt = {}
             node[key] = nxt
         node = nxt
-    node[keys[-1]] = value
 
 
 def parse_assignment(assignment: str) -> tuple[str, Any]:

@@ -146,3 +146,29 @@ def format_plan(plan: dict[str, Any]) -> str:
     for note in plan["notes"]:
         lines.append(f"  note: {note}")
     return "\n".join(lines)
+
+
+def benchmark_rewards(plan: TrainingPlan, batch_size: int, repeats: int = 3) -> dict[str, float]:
+    """Wall time of the reward functions on a batch of realistic completions (the gold answers, so SQL executes
+    and names are matched), as TRL calls them; the worst of ``repeats`` fresh batches (no cache hits).
+
+    Complements the in-run measurement, whose completions may be mostly unparsable for a small model.
+    """
+    import time
+
+    rows = [plan.train_dataset[i % len(plan.train_dataset)] for i in range(batch_size)]
+    worst = 0.0
+    for r in range(repeats):
+        completions = [[{"role": "assistant", "content": data_mod.sample_completions(row)["gold"] + " " * r}]
+                       for row in rows]
+        kwargs: dict[str, Any] = {key: [row[key] for row in rows] for key in rows[0] if key != "prompt"}
+        start = time.perf_counter()
+        for func in plan.reward_functions:
+            if plan.cfg.reward_async:
+                import asyncio
+
+                asyncio.run(func(prompts=None, completions=completions, **kwargs))
+            else:
+                func(prompts=None, completions=completions, **kwargs)
+        worst = max(worst, time.perf_counter() - start)
+    return {"batch_size": float(batch_size), "reward_time_s": worst}

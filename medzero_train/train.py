@@ -173,12 +173,21 @@ def make_trainer(plan: TrainingPlan, model_path: str, tokenizer: Any) -> Any:
 
 def run(cfg: TrainConfig) -> dict[str, Any]:
     """Train: resolve the model, build the plan, run :meth:`GRPOTrainer.train`, save the final model."""
-    model_path = model_mod.resolve_model_path(cfg.model)
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():  # one process dequantises a GGUF model, the others reuse it
+        model_path = model_mod.resolve_model_path(cfg.model)
     tokenizer = model_mod.load_tokenizer(model_path, cfg.model.trust_remote_code)
     plan = build_plan(cfg, tokenizer)
     trainer = make_trainer(plan, model_path, tokenizer)
-    result = trainer.train()
-    trainer.save_model(cfg.output_dir)
+    try:
+        result = trainer.train()
+        trainer.save_model(cfg.output_dir)
+    finally:
+        for scorer in plan.scorers.values():
+            close = getattr(scorer, "close", None)  # e.g. the EHRSQL worker pool
+            if callable(close):
+                close()
     timing = trainer.medzero_timing.records
     summary = {
         "output_dir": cfg.output_dir,
