@@ -4,8 +4,8 @@ Categories (each pair goes through ``get_scorer("rarearena_rdc").score(...)`` ex
 evaluator would):
 
 * ``surface``: programmatic surface variants of real names (case, accents, British spellings,
-  possessives, Roman numerals, parenthesised abbreviations, punctuation/hyphens, trailing periods)
-  -> must be correct;
+  possessives, Roman numerals, Greek letters, "type" left out before a type code, parenthesised
+  abbreviations, punctuation/hyphens, trailing periods) -> must be correct;
 * ``sibling``: real pairs of distinct Orphanet entities MINED from the file whose names differ only in
   one type number / subtype letter, inheritance word, onset word or chromosome locus -> must not be
   correct. A faithful re-implementation of the seed's difflib matcher is run on the same pairs to
@@ -171,6 +171,17 @@ def _depunct(name: str) -> str:
     return re.sub(r"\s+", " ", name.replace(",", "").replace("'", ""))
 
 
+def _greek(name: str) -> str:
+    return re.sub(r"\b(Alpha|alpha|Beta|beta|Gamma|gamma|Delta|delta|Kappa|kappa)\b",
+                  lambda m: {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "kappa": "κ"}[m.group(1).lower()],
+                  name)  # fmt: skip
+
+
+def _type_word(name: str) -> str:
+    # "Mucolipidosis type II" -> "Mucolipidosis II": the word "type" left out before the code
+    return re.sub(r"\btype (?=\d|[IVX]+\b)", "", name)
+
+
 SURFACE: dict[str, Callable[[str], str]] = {
     "upper": str.upper,
     "lower": str.lower,
@@ -179,6 +190,8 @@ SURFACE: dict[str, Callable[[str], str]] = {
     "british": _british,
     "possessive": _possessive,
     "roman": _roman_swap,
+    "greek": _greek,
+    "type_word": _type_word,
     "abbreviation": _abbreviation,
     "hyphens": _dehyphen,
     "punctuation": _depunct,
@@ -193,7 +206,7 @@ def surface_pairs(names: list[str]) -> Iterator[tuple[str, str, str]]:
             variant = fn(name)
             if variant != name:
                 yield kind, variant, name
-                if kind in ("british", "roman", "possessive", "abbreviation"):
+                if kind in ("british", "roman", "possessive", "abbreviation", "greek", "type_word"):
                     yield kind, name, variant  # the gold may be the variant spelling
 
 

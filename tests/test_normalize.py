@@ -48,6 +48,14 @@ N = normalize_name
         ("Coeliac disease", "Celiac disease"),
         ("Grey platelet syndrome", "Gray platelet syndrome"),
         ("Motor neurone disease", "Motor neuron disease"),
+        ("Paraesthesia", "Paresthesia"),
+        ("Naevus of Ota", "Nevus of Ota"),
+        ("Occipital meningocoele", "Occipital meningocele"),
+        # Greek letters, ampersand, spelled numbers
+        ("α-thalassemia", "Alpha-thalassemia"),
+        ("β-ketothiolase deficiency", "Beta-ketothiolase deficiency"),
+        ("Deafness & myopia syndrome", "Deafness and myopia syndrome"),
+        ("Diabetes mellitus type one", "Diabetes mellitus type 1"),
         # parenthesised abbreviations
         ("Amyotrophic lateral sclerosis (ALS)", "Amyotrophic lateral sclerosis"),
         ("Charcot-Marie-Tooth disease type 1A (CMT1A)", "Charcot-Marie-Tooth disease type 1A"),
@@ -94,6 +102,13 @@ def test_capitals_mark_symbols_not_shouting() -> None:
 def test_compact_joins_split_words() -> None:
     assert analyze_name("Apolipoprotein A-I deficiency").compact == analyze_name("Apolipoprotein A1 deficiency").compact
     assert analyze_name("Non-syndromic deafness").compact == analyze_name("Nonsyndromic deafness").compact
+
+
+def test_core_ignores_type_before_a_code() -> None:
+    assert analyze_name("Glycogen storage disease II").core == analyze_name("Glycogen storage disease type 2").core
+    assert analyze_name("Mucopolysaccharidosis I").core == analyze_name("Mucopolysaccharidosis type I").core
+    # "type" that does not introduce a code stays
+    assert analyze_name("Ehlers-Danlos syndrome, vascular type").core == "ehlersdanlossyndromevasculartype"
 
 
 def test_roman_to_int() -> None:

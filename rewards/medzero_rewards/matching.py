@@ -3,7 +3,8 @@
 :func:`compare_names` decides ``exact`` / ``uncertain`` / ``none`` for a pair of names:
 
 1. equal after :func:`~medzero_rewards.normalize.normalize_name` (or equal once spaces are removed,
-   ``non-syndromic`` = ``nonsyndromic``) -> ``exact``, score 100;
+   ``non-syndromic`` = ``nonsyndromic``, or once "type" before a type code is dropped,
+   ``Mucopolysaccharidosis I`` = ``Mucopolysaccharidosis type 1``) -> ``exact``, score 100;
 2. similarity = max of :func:`rapidfuzz.fuzz.ratio` and :func:`rapidfuzz.fuzz.token_sort_ratio` on
    the normalised names; below ``lo`` -> ``none``;
 3. **guard tokens** must agree. They change the disease while barely changing the string, so a
@@ -194,7 +195,7 @@ def compare_keys(
     """
     if not pred.text or not gold.text:
         return NameMatch(Tier.none, 0.0, "empty name")
-    if pred.text == gold.text or pred.compact == gold.compact:
+    if pred.text == gold.text or pred.compact == gold.compact or (pred.core and pred.core == gold.core):
         return NameMatch(Tier.exact, 100.0, "")
     score = max(fuzz.ratio(pred.text, gold.text), fuzz.token_sort_ratio(pred.text, gold.text))
     if score < lo:

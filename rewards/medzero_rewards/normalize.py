@@ -7,7 +7,8 @@ loop normalises each distinct name once.
 
 What is normalised (applied identically to prediction and gold, so a rule can only *merge* spellings):
 
-* Unicode NFKC, accents stripped (``Sjögren`` = ``Sjogren``, ``Behçet`` = ``Behcet``), ``æ``/``œ``/``ø``.
+* Unicode NFKC, accents stripped (``Sjögren`` = ``Sjogren``, ``Behçet`` = ``Behcet``), ``æ``/``œ``/``ø``,
+  Greek letters spelled out (``α-thalassemia`` = ``alpha-thalassemia``), ``&`` = ``and``.
 * case (``casefold``), surrounding whitespace, punctuation, hyphens and trailing periods
   (``Charcot-Marie-Tooth`` = ``Charcot Marie Tooth``); a ``.`` between digits is kept (``17q24.2``).
 * possessives: ``Wilson's disease`` = ``Wilson disease``; other apostrophes join (``O'Sullivan``).
@@ -19,11 +20,14 @@ What is normalised (applied identically to prediction and gold, so a rule can on
   (``II``, ``III``, ``IV``, ``VII``, ``XIII``; never ``XX``/``XXX`` as in ``46,XX``), single
   ``I``/``V``/``X`` only after a numbering word (``type I``, ``factor X``, ``complex V``, ``class I``)
   or a subtype letter (``Apolipoprotein A-I``) and single ``I``/``V`` also at the end of a name
-  (``Mucopolysaccharidosis I``). A subtype letter
+  (``Mucopolysaccharidosis I``); spelled numbers after a numbering word (``type one``). A subtype letter
   may follow (``type IIa`` = ``type 2a``). ``Fragile X`` and ``Hemophilia A`` are left alone.
 * British spellings become American (``haemophilia``, ``oesophageal``, ``leukaemia``, ``anaemia``,
   ``oedema``, ``paediatric``, ``tumour``, ``leucodystrophy``, ``generalised``, ``sulphate``,
   ``fibre``, ``grey``, ``neurone``; see :data:`BRITISH_TO_AMERICAN`).
+
+The matcher also compares :attr:`NameKey.core`, which ignores the word "type" before a type code
+(``Mucopolysaccharidosis I`` = ``Mucopolysaccharidosis type 1``).
 
 What is deliberately *not* normalised: generic head words. ``X syndrome`` and ``X disease`` can be
 different Orphanet entities, so "disease", "syndrome", "disorder", "deficiency" are kept and compared
@@ -49,7 +53,9 @@ BRITISH_TO_AMERICAN: dict[str, str] = {
     "paed": "ped",  # paediatric, orthopaedic, encyclopaedia
     "gynaec": "gynec",
     "aetiol": "etiol",
-    "anaesth": "anesth",
+    "aesth": "esth",  # anaesthesia, paraesthesia, dysaesthesia
+    "naev": "nev",  # naevus, naevi
+    "caerul": "cerul",  # caeruloplasmin
     "caec": "cec",  # caecum
     "caes": "ces",  # caesarean
     "faec": "fec",
@@ -63,6 +69,7 @@ BRITISH_TO_AMERICAN: dict[str, str] = {
     "pnoe": "pne",  # dyspnoea, apnoea
     "amoeb": "ameb",  # amoebiasis
     "homoeo": "homeo",
+    "coele": "cele",  # meningocoele, encephalocoele, hydrocoele
     # leuc- / sulph-
     "leuco": "leuko",  # leucodystrophy, leucocyte, leucoencephalopathy
     "leucaem": "leukem",
@@ -73,6 +80,7 @@ BRITISH_TO_AMERICAN: dict[str, str] = {
     "colour": "color",
     "odour": "odor",
     "humour": "humor",
+    "labour": "labor",
     "fibre": "fiber",
     "fibres": "fibers",
     "centre": "center",
@@ -88,7 +96,7 @@ BRITISH_TO_AMERICAN: dict[str, str] = {
     "isation": "ization",
 }
 _WORD_END = {
-    "tumour", "behaviour", "colour", "odour", "humour", "fibre", "fibres", "centre", "centres",
+    "tumour", "behaviour", "colour", "odour", "humour", "labour", "fibre", "fibres", "centre", "centres",
     "litre", "grey", "ageing", "aluminium", "neurone", "neurones", "ised", "ising", "isation",
 }  # fmt: skip
 _BRIT_RE = re.compile(
@@ -144,14 +152,22 @@ def roman_to_int(token: str) -> int | None:
     return total or None
 
 
-def _convert_roman(tokens: list[str]) -> list[str]:
+_SPELLED = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}  # fmt: skip
+
+
+def _convert_numerals(tokens: list[str]) -> list[str]:
+    """Roman numerals (see the module docstring) and spelled numbers after a numbering word."""
     out: list[str] = []
     n = len(tokens)
     for i, tok in enumerate(tokens):
+        prev = tokens[i - 1] if i > 0 else ""
+        if tok in _SPELLED and prev in _NUMBERING_WORDS:  # "type one" = "type 1"
+            out.append(_SPELLED[tok])
+            continue
         if tok[0] not in "ivx" or len(tok) > 6 or tok in _NOT_ROMAN:
             out.append(tok)
             continue
-        prev = tokens[i - 1] if i > 0 else ""
         # "type I", "factor X"; also "A-I" as in "Apolipoprotein A-I" (a letter, then a numeral)
         after_numbering = prev in _NUMBERING_WORDS or (len(prev) == 1 and prev in "abcdefgh")
         value = roman_to_int(tok)
@@ -176,6 +192,9 @@ def _convert_roman(tokens: list[str]) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 _SPECIAL_LETTERS = str.maketrans(
     {"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ß": "ss", "ł": "l", "Ł": "L",
+     "α": " alpha ", "β": " beta ", "γ": " gamma ", "δ": " delta ", "ε": " epsilon ", "κ": " kappa ",
+     "λ": " lambda ", "μ": " mu ", "σ": " sigma ", "ω": " omega ", "Α": " alpha ", "Β": " beta ",
+     "Γ": " gamma ", "Δ": " delta ", "Κ": " kappa ", "Λ": " lambda ", "Ω": " omega ",
      "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-"}
 )  # fmt: skip
 # " (ALS)", " (CMT1A)", " (MPS-I)", " (MPS I)": short capitalised group after a space, or at the start.
@@ -231,12 +250,15 @@ class NameKey:
         compact: ``text`` without spaces (so ``non-syndromic`` = ``nonsyndromic``).
         capitals: normalised forms of the tokens written in capitals in the raw name (``PTEN``,
             ``CDG``, ``SCN1A``); empty when the whole name was in capitals (shouting, not symbols).
+        core: ``compact`` without the word "type" before a type code, so ``Glycogen storage disease
+            II`` = ``Glycogen storage disease type 2``.
     """
 
     text: str
     tokens: tuple[str, ...]
     compact: str
     capitals: frozenset[str]
+    core: str = ""
 
 
 @lru_cache(maxsize=1 << 16)
@@ -252,6 +274,8 @@ def analyze_name(name: str) -> NameKey:
     if not isinstance(name, str):
         name = ""
     s = _drop_abbreviations((name if name.isascii() and "`" not in name else _fold(name)).strip())
+    if "&" in s:
+        s = s.replace("&", " and ")
     capitals: frozenset[str] = frozenset()
     if s.lower() != s and not s.isupper():
         capitals = frozenset(
@@ -266,12 +290,24 @@ def analyze_name(name: str) -> NameKey:
     if any(a in s for a in _BRIT_ANCHORS):
         s = _BRIT_RE.sub(_brit_sub, s)
     tokens = s.split()
-    if tokens and any(t[0] in "ivx" for t in tokens):
-        tokens = _convert_roman(tokens)
+    if tokens and any(t[0] in "ivxotfsenz" for t in tokens):
+        tokens = _convert_numerals(tokens)
     text = " ".join(tokens)
     if capitals:
         capitals = frozenset(_BRIT_RE.sub(_brit_sub, c) for c in capitals) & frozenset(tokens)
-    return NameKey(text=text, tokens=tuple(tokens), compact=text.replace(" ", ""), capitals=capitals)
+    compact = text.replace(" ", "")
+    core = compact
+    if "type" in tokens:
+        core = "".join(
+            t for i, t in enumerate(tokens)
+            if not (t == "type" and i + 1 < len(tokens) and _is_code(tokens[i + 1]))
+        )  # fmt: skip
+    return NameKey(text=text, tokens=tuple(tokens), compact=compact, capitals=capitals, core=core)
+
+
+def _is_code(token: str) -> bool:
+    """A type code: ``2``, ``2a``, ``1b2``, ``a``."""
+    return len(token) == 1 or any(c.isdigit() for c in token)
 
 
 def normalize_name(name: str) -> str:
