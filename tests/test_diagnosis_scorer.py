@@ -38,6 +38,9 @@ def test_registry_names_and_config_kwargs() -> None:
     assert isinstance(rdc, DiagnosisScorer) and rdc.name == "rarearena_rdc"
     assert rds.name == "rarearena_rds" and rds.config.k == 3
     assert DiagnosisScorer(DiagnosisConfig(k=2), k=4).config.k == 4
+    cfg = DiagnosisConfig(answer_format="ranked", k=2)
+    assert get_scorer("rarearena_rdc", config=cfg).config is cfg
+    assert get_scorer("rarearena_rds", config=cfg, k=7).config.k == 7
 
 
 @pytest.mark.parametrize(
@@ -168,6 +171,14 @@ def test_batch_keeps_going_past_bad_items_and_checks_lengths() -> None:
     assert [o.status for o in out] == [Status.ok, Status.format_error, Status.error]
     with pytest.raises(ValueError, match="2 completions but 1 references"):
         s.score_batch([c("a"), c("b")], [FABRY])
+
+
+def test_scores_built_without_validation_are_valid() -> None:
+    s = get_scorer("rarearena_rdc", answer_format="ranked")
+    out = s.score_batch([c("1. Fabry disease"), "none", c("")], [FABRY, FABRY, {}])
+    for sc in out:
+        again = Score.model_validate(sc.model_dump())
+        assert again == sc and again.model_fields_set == sc.model_fields_set
 
 
 def test_score_equals_score_batch() -> None:

@@ -749,15 +749,27 @@ class DiagnosisScorer(Scorer):
         return out
 
 
+def _config(config: dict[str, Any]) -> DiagnosisConfig:
+    base = config.pop("config", None)
+    if base is None:
+        return DiagnosisConfig(**config)
+    if not isinstance(base, DiagnosisConfig):
+        raise TypeError(f"config must be a DiagnosisConfig, got {type(base).__name__}")
+    return DiagnosisConfig(**{**dict(base), **config}) if config else base
+
+
 def make_rarearena_rdc(**config: Any) -> DiagnosisScorer:
     """The RareArena RDC (case report + test results) diagnosis scorer.
+
+    Keyword arguments are :class:`DiagnosisConfig` fields; ``config=DiagnosisConfig(...)`` works too
+    (other keywords then override its fields).
 
     >>> make_rarearena_rdc(answer_format="ranked").score(
     ...     "<think>x</think><answer>1. Gaucher disease\\n2. Fabry disease</answer>", {"diagnosis": "Fabry disease"}
     ... ).details["top5"]
     True
     """
-    return DiagnosisScorer(DiagnosisConfig(**config), name="rarearena_rdc")
+    return DiagnosisScorer(_config(config), name="rarearena_rdc")
 
 
 def make_rarearena_rds(**config: Any) -> DiagnosisScorer:
@@ -766,4 +778,4 @@ def make_rarearena_rds(**config: Any) -> DiagnosisScorer:
     >>> make_rarearena_rds().name
     'rarearena_rds'
     """
-    return DiagnosisScorer(DiagnosisConfig(**config), name="rarearena_rds")
+    return DiagnosisScorer(_config(config), name="rarearena_rds")
