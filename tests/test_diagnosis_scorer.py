@@ -237,6 +237,18 @@ def test_hypernym_tier_with_the_real_hierarchy(orphanet_path: Path) -> None:
     assert s.aggregate([hyp])["hypernym_rate"] == 1.0
 
 
+def test_hierarchy_vetoes_fuzzy_matches_between_two_orphanet_names(orphanet_path: Path) -> None:
+    plain = get_scorer("rarearena_rdc")
+    with_h = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path)
+    gold = {"diagnosis": "Isolated congenital entropion"}
+    assert plain.score(c("Isolated congenital ectropion"), gold).correct  # one letter apart: fuzzy
+    vetoed = with_h.score(c("Isolated congenital ectropion"), gold)
+    assert not vetoed.correct and "another Orphanet entity" in vetoed.reason
+    # a free-text gold with a typo still accepts the proper Orphanet name
+    typo = {"diagnosis": "Isolated congenital entropian"}
+    assert with_h.score(c("Isolated congenital entropion"), typo).correct
+
+
 # ---------------------------------------------------------------------------------------------------
 # Details, ranked mode, aggregate
 # ---------------------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ One code path for the GRPO reward and the lm-eval metric. Per completion:
 2. the answer is compared with every gold name (record ``diagnosis``, ``Orpha_name``, its
    ``synonyms`` and the user's synonym table) by :func:`~medzero_rewards.matching.compare_keys`:
    tier ``exact`` when it matches the first gold name, ``synonym`` when it matches another;
-   With a hierarchy, a fuzzy (not normalised-equal) match whose answer is itself another Orphanet
-   name is vetoed (``Fraser`` vs ``Frasier syndrome``);
+   With a hierarchy, a fuzzy (not normalised-equal) match between two different Orphanet names is
+   vetoed (``Fraser`` vs ``Frasier syndrome``);
 3. with a hierarchy, an answer that matches a direct Orphanet parent of the gold with
    ``parent_disease_count <= max_parent_disease_count`` is tier ``hypernym`` (never correct);
 4. single-answer mode: an answer naming several diseases (``A or B``, a list) or a negation
@@ -343,12 +343,14 @@ class DiagnosisScorer(Scorer):
         """(a match: exact / synonym / hypernym decision or None, the best non-match decision)."""
         hi, lo = self.config.fuzzy_hi, self.config.fuzzy_lo
         best_i, best = -1, None
-        # A fuzzy (not normalised-equal) match to a name that is itself another Orphanet entity is a
-        # near-name sibling ("Fraser" vs "Frasier syndrome"), not a misspelling: veto it.
-        other_entity = self.hierarchy is not None and self.hierarchy.knows(akey.text)
+        # A fuzzy (not normalised-equal) match between two names that are both Orphanet names is a
+        # near-name sibling ("Fraser" vs "Frasier syndrome"), not a misspelling: veto it. (A gold
+        # name that is free text, e.g. with a typo, is not vetoed.)
+        h = self.hierarchy
+        other_entity = h is not None and h.knows(akey.text)
         for i, gk in enumerate(gold.keys):
             m = compare_keys(akey, gk, hi=hi, lo=lo)
-            if m.tier is Tier.exact and m.score < 100.0 and other_entity:
+            if m.tier is Tier.exact and m.score < 100.0 and other_entity and h is not None and h.knows(gk.text):
                 m = NameMatch(Tier.none, m.score, f"answer is another Orphanet entity ({m.reason})")
             if m.tier is Tier.exact:
                 tier = Tier.exact if i == 0 else Tier.synonym
