@@ -68,7 +68,7 @@ def base_names(orphanet: list[dict], rarebench_names: list[str]) -> list[str]:
 
 
 def completion(answer: str) -> str:
-    return f"<think>The phenotype points to a rare disease; weighing the candidates.</think><answer>{answer}</answer>"
+    return f"<think>The phenotype points to a rare disease… weighing the candidates.</think><answer>{answer}</answer>"
 
 
 def record(gold: str) -> dict[str, str]:
@@ -382,7 +382,7 @@ def test_hypernyms_never_correct(orphanet: list[dict], orphanet_path: Path) -> N
                 continue
             parent, child = p["parent"], e["name"]
             s0 = plain.score(completion(parent), record(child))
-            s1 = with_h.score(completion(parent), {**record(child), "Orpha_id": e["Orphanetid"]})
+            s1 = with_h.score(completion(parent), record(child))  # by name, as an evaluator would
             counts["not_correct_plain"][1] += 1
             counts["not_correct_plain"][0] += not s0.correct
             counts["not_correct_hierarchy"][1] += 1
