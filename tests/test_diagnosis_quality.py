@@ -7,8 +7,8 @@ evaluator would):
   possessives, Roman numerals, Greek letters, "type" left out before a type code, parenthesised
   abbreviations, punctuation/hyphens, trailing periods) -> must be correct;
 * ``sibling``: real pairs of distinct Orphanet entities MINED from the file whose names differ only in
-  one type number / subtype letter, inheritance word, onset word or chromosome locus -> must not be
-  correct. A faithful re-implementation of the seed's difflib matcher is run on the same pairs to
+  one type number / subtype letter, inheritance word, onset word, chromosome locus or gene symbol ->
+  must not be correct. A faithful re-implementation of the seed's difflib matcher is run on the same pairs to
   document what this fixes;
 * ``sibling_any``: real Orphanet pairs differing in exactly one word (any word; a seeded sample) ->
   must not be correct (a broader set of near-names);
@@ -219,6 +219,7 @@ _INHERITANCE = {"dominant", "recessive", "x", "y", "autosomal", "mitochondrial",
 _ONSET = {"infantile", "juvenile", "adult", "neonatal", "congenital", "early", "late", "childhood", "adolescent",
           "prenatal", "perinatal", "fetal", "tarda", "congenita"}  # fmt: skip
 _LOCUS_RE = re.compile(r"^\d{1,2}[pq]\d+(?:\.\d+)*$|^[pq]\d+(?:\.\d+)*$")
+_GENE_RE = re.compile(r"^[a-z][a-z0-9]*\d[a-z0-9]*$")  # alg6, col4a1, scn1a (lower-cased symbols)
 _TYPE_RE = re.compile(r"^(?:\d{1,3}[a-z]?\d?|[a-z]|i{1,3}|iv|vi{0,3}|ix|xi{0,3})$")
 
 
@@ -232,6 +233,8 @@ def _sibling_kind(a: str, b: str) -> str | None:
         return "onset"
     if _TYPE_RE.match(a) and _TYPE_RE.match(b):
         return "type"
+    if _GENE_RE.match(a) and _GENE_RE.match(b):
+        return "gene"
     return None
 
 
@@ -250,6 +253,34 @@ def one_word_pairs(names: list[str]) -> Iterator[tuple[str, str, str, str]]:
                 if ta != tb and key not in seen:
                     seen.add(key)
                     yield na, nb, ta, tb
+
+
+_PHRASES = {
+    "inheritance": re.compile(
+        r"\b(?:autosomal (?:dominant|recessive)|x-linked(?: (?:dominant|recessive))?|y-linked|mitochondrial|"
+        r"(?:dominant|recessive))\b", re.IGNORECASE),
+    "onset": re.compile(
+        r"\b(?:(?:early|late|adult|adolescent|juvenile|infantile|childhood|neonatal|congenital)(?:[- ]onset)?|"
+        r"tarda|congenita)\b", re.IGNORECASE),
+}  # fmt: skip
+
+
+def phrase_pairs(names: list[str]) -> Iterator[tuple[str, str, str]]:
+    """(name_a, name_b, kind): names identical except for one inheritance / onset phrase (any length)."""
+    seen: set[frozenset[str]] = set()
+    for kind, pat in _PHRASES.items():
+        groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for name in names:
+            for m in pat.finditer(name):
+                template = (name[: m.start()] + "\0" + name[m.end() :]).lower()
+                groups[template].append((name, m.group(0).lower()))
+        for members in groups.values():
+            for i, (na, pa) in enumerate(members):
+                for nb, pb in members[i + 1 :]:
+                    key = frozenset((na, nb))
+                    if pa != pb and key not in seen:
+                        seen.add(key)
+                        yield na, nb, kind
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -319,6 +350,15 @@ def test_mined_siblings_do_not_match(orphanet: list[dict]) -> None:
         for pred, gold in ((na, nb), (nb, na)):
             s = scorer.score(completion(pred), record(gold))
             for k in (kind, "ALL"):
+                counts[k][1] += 1
+                counts[k][0] += not s.correct
+                seed_accepts[k] += seed_match(pred, gold)
+            if s.correct:
+                failures.append((pred, gold, s.reason))
+    for na, nb, kind in phrase_pairs(names):  # "Autosomal dominant X" vs "X-linked X", "early-onset" vs ...
+        for pred, gold in ((na, nb), (nb, na)):
+            s = scorer.score(completion(pred), record(gold))
+            for k in (f"{kind}_phrase", "ALL"):
                 counts[k][1] += 1
                 counts[k][0] += not s.correct
                 seed_accepts[k] += seed_match(pred, gold)
