@@ -181,6 +181,16 @@ def test_scores_built_without_validation_are_valid() -> None:
         assert again == sc and again.model_fields_set == sc.model_fields_set
 
 
+def test_scorer_pickles_with_its_caches(orphanet_path: Path) -> None:
+    import pickle
+
+    s = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path)
+    before = s.score(c("Fabry disease"), FABRY)
+    clone = pickle.loads(pickle.dumps(s))
+    assert clone.score(c("Fabry disease"), FABRY).model_dump() == before.model_dump()
+    assert clone.score(c("Gaucher disease"), FABRY).tier is Tier.none
+
+
 def test_score_equals_score_batch() -> None:
     s = get_scorer("rarearena_rdc")
     comps = [c("Fabry disease"), c("Gaucher disease"), c("Fabry disease or Pompe disease"), "no tags", c("")]

@@ -49,7 +49,6 @@ decisions; ``Score.correct``/``Score.tier`` are final (after the judge).
 from __future__ import annotations
 
 import gc
-import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -252,7 +251,7 @@ class DiagnosisScorer(Scorer):
         )
         self.synonym_table: SynonymTable | None = build_synonym_table(config.synonyms)
         self.judge: SynonymJudge | None = self._build_judge(config.judge)
-        self._uid = itertools.count()
+        self._next_uid = 0
         self._gold_cache: dict[tuple[tuple[str, ...], str | None], _Gold] = {}
         self._decision_cache: dict[tuple[str, int, bool], _Decision] = {}
         self._ranked_cache: dict[str, list[str]] = {}
@@ -293,8 +292,9 @@ class DiagnosisScorer(Scorer):
             broader = self.hierarchy.broader_names(
                 list(uniq.values()), orpha_id, max_parent_disease_count=self.config.max_parent_disease_count
             )
+        self._next_uid += 1
         g = _Gold(
-            uid=next(self._uid),
+            uid=self._next_uid,
             names=tuple(uniq.values()),
             keys=tuple(analyze_name(n) for n in uniq.values()),
             broader=tuple(broader),
