@@ -413,3 +413,13 @@ def test_judge_config_goes_through_build_judge(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(judge_pkg, "build_judge", lambda cfg: built.append(cfg) or DictJudge({}))
     s = get_scorer("rarearena_rdc", judge={"model": "some-model"})
     assert built == [{"model": "some-model"}] and isinstance(s.judge, DictJudge)
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from medzero_rewards import diagnosis, registry
+
+    for mod in (diagnosis, registry):
+        result = doctest.testmod(mod)
+        assert result.attempted > 0 and result.failed == 0, mod.__name__

@@ -111,3 +111,12 @@ def test_total(a: str, b: str) -> None:
     m = compare_names(a, b)
     assert m.tier in (Tier.exact, Tier.uncertain, Tier.none)
     assert 0.0 <= m.score <= 100.0
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from medzero_rewards import matching
+
+    result = doctest.testmod(matching)
+    assert result.attempted > 0 and result.failed == 0

@@ -145,3 +145,12 @@ def test_total_and_idempotent(text: str) -> None:
     assert once == once.strip()
     assert "  " not in once
     assert N(once) == once
+
+
+@pytest.mark.parametrize("module", ["normalize", "synonyms", "hierarchy"])
+def test_doctests(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"medzero_rewards.{module}"))
+    assert result.attempted > 0 and result.failed == 0
