@@ -25,9 +25,11 @@ Reward (``Score.components`` holds each weighted component, ``Score.reward`` the
   ``accuracy = w_accuracy * correct``, ``language = -w_language * penalty`` where penalty is 1 when
   the completion mixes scripts (``language_penalty="binary"``) or the largest foreign-letter share of
   its parts (``"share"``). Default weights ``{"format": 0.2, "accuracy": 1.0, "language": 0.0}``.
-* ``diagnosis_zero``: the seed's reward, exactly: 1.0 when matched, 0.1 when an answer was extracted
-  (``<answer>(.*?)</answer>``, first match, DOTALL) but wrong, 0 when none was extracted. Components
-  ``format = 0.1 * extracted`` and ``accuracy = 0.9 * correct`` (plus ``language``, 0 by default).
+* ``diagnosis_zero``: the seed's reward shape and extraction, exactly: 1.0 when matched, 0.1 when an
+  answer was extracted (``<answer>(.*?)</answer>``, first match, DOTALL; an empty answer counts as
+  extracted, as in the seed) but wrong, 0 when none was extracted. "Matched" is this module's
+  decision (exact/synonym), not the seed's difflib similarity. Components ``format = 0.1 * extracted``
+  and ``accuracy = 0.9 * correct`` (plus ``language``, 0 by default).
 
 Items that could not be scored get a defined result, never an exception: missing/blank gold ->
 ``Status.error``, reward 0; no answer -> ``Status.format_error`` (format credit only); an empty answer
@@ -39,7 +41,7 @@ and the reward of the deterministic decision (an ``uncertain`` item therefore ea
 ``format_ok``, ``format_score``, ``format_reason``, ``tags`` (dict of 4 tag counts), ``n_chars``,
 ``n_tokens`` (None without a tokenizer), ``mixed_language``, ``mixed_in`` (parts among
 "think"/"answer"/"after_answer", or "completion" when there is no think block), ``answers`` (the answer list used; one item in single mode),
-``top1``, ``top5`` (ranked mode only), ``hypernym``, ``match_score`` (0-100), ``matched_name``;
+``top1``, ``top5`` (ranked mode only: a match among the first ``k`` items, k=5 by default), ``hypernym``, ``match_score`` (0-100), ``matched_name``;
 with a judge configured also ``top1_judged`` (and ``top5_judged`` in ranked mode) and, on judged items,
 ``judge_grade``, ``judge_grades``, ``judge_status``, ``judge_calls``, ``judge_cached``, ``tokens_in``,
 ``tokens_out`` and ``deterministic_tier``. ``top1``/``top5``/``hypernym`` are the deterministic
