@@ -70,6 +70,15 @@ def test_every_task_and_group_is_indexed(manager: TaskManager) -> None:
         assert yaml_path.stem in manager.all_tasks, yaml_path
 
 
+def test_medzero_medical_members_all_exist(manager: TaskManager) -> None:
+    import yaml
+
+    group = yaml.safe_load((tasks_dir() / "medzero_medical" / "medzero_medical.yaml").read_text())
+    assert {"medqa_4options", "medmcqa", "mmlu_college_medicine", "rarebench", "ehrsql"} <= set(group["task"])
+    for member in group["task"]:
+        assert member in manager.all_tasks, member
+
+
 def test_every_task_folder_has_readme_and_versioned_yaml() -> None:
     import yaml
 
