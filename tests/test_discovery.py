@@ -166,3 +166,56 @@ def test_medzero_eval_run_works_with_the_hook_opted_out(tmp_path: Path) -> None:
     plain = subprocess.run([str(LM_EVAL), "--model", "dummy", "--tasks", "rarebench_lirical", "--limit", "1"],
                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert plain.returncode != 0
+
+
+def _copy_project(dest: Path) -> Path:
+    import shutil
+
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("pyproject.toml", "setup.py", "medzero_eval_hook.pth", "README.md"):
+        if (REPO / name).exists():
+            shutil.copy2(REPO / name, dest / name)
+    (dest / "README.md").touch()
+    for name in ("medzero_eval", "medzero_train", "tasks"):
+        shutil.copytree(REPO / name, dest / name, ignore=ignore)
+    return dest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
+def test_pip_install_places_a_working_hook(tmp_path: Path, editable: bool) -> None:
+    """`pip install .` and `pip install -e .` both put medzero_eval_hook.pth and the task files in place."""
+    import venv
+
+    project = _copy_project(tmp_path / "project")
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    target = ["-e", str(project)] if editable else [str(project)]
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", *target],
+                   check=True, capture_output=True, text=True, timeout=300)
+    purelib = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  check=True, capture_output=True, text=True).stdout.strip())
+    assert (purelib / "medzero_eval_hook.pth").read_text() == (REPO / "medzero_eval_hook.pth").read_text()
+    # lm-eval and its dependencies come from this test's environment, appended after start-up.
+    ours = sysconfig.get_paths()["purelib"]
+    code = (
+        "import sys, json; finder = type(sys.meta_path[0]).__name__; loaded = 'lm_eval' in sys.modules;"
+        f"sys.path.append({ours!r});"
+        "from lm_eval.tasks import TaskManager; tm = TaskManager();"
+        "from medzero_eval.discovery import tasks_dir; d = tasks_dir();"
+        "print(json.dumps([finder, loaded, 'rarearena_rdc' in tm.all_tasks, 'ehrsql' in tm.all_tasks, str(d),"
+        " sorted(p.name for p in d.rglob('*') if p.is_file() and '__pycache__' not in p.parts)]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MEDZERO_NO_LM_EVAL_HOOK", "PYTHONPATH")}
+    out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path,
+                         env={**env, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    finder, loaded, has_rdc, has_ehrsql, folder, files = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (finder, loaded, has_rdc, has_ehrsql) == ("LmEvalTasksFinder", False, True, True)
+    assert Path(folder) == (project / "tasks" if editable else purelib / "medzero_tasks")
+    for name in ("README.md", "_rarearena_yaml", "rarearena_rdc.yaml", "utils.py", "ehrsql.yaml",
+                 "rarebench.yaml", "medzero_medical.yaml"):
+        assert name in files, name
+    subprocess.run([str(py), "-m", "pip", "uninstall", "-y", "-q", "medzero"], check=True, capture_output=True)
+    assert not (purelib / "medzero_eval_hook.pth").exists()
