@@ -171,11 +171,11 @@ def test_rarearena_without_data_says_where_to_get_it(monkeypatch: pytest.MonkeyP
 def test_scorer_options_from_metadata(rarearena_file: Path, orphanet_path: Path) -> None:
     judge = {"model": "fake-judge", "base_url": "http://127.0.0.1:9/v1", "api_key_env": None, "cache_path": None}
     meta = {"data_path": str(rarearena_file), "hierarchy_path": str(orphanet_path), "judge": judge,
-            "judge_mode": "uncertain", "pretrained": "ignored-model-arg"}
+            "judge_mode": "always", "pretrained": "ignored-model-arg"}
     doc = next(iter(_load(meta, "rarearena_rdc").test_docs()))
     config = json.loads(doc["scorer"])["config"]
     assert config == {"answer_format": "single", "hierarchy_path": str(orphanet_path), "judge": judge,
-                      "judge_mode": "uncertain"}
+                      "judge_mode": "always"}
     assert set(glue.metrics_for_spec(doc["scorer"])) == set(glue.DIAGNOSIS_METRICS)
     no_judge = glue._dumps({"name": "rarearena_rdc", "config": {"answer_format": "single"}})
     assert not set(glue.metrics_for_spec(no_judge)) & set(glue.JUDGE_METRICS)
@@ -238,3 +238,34 @@ def test_aggregation_refuses_mixed_scorers() -> None:
     with pytest.raises(ValueError, match="different scorers"):
         glue.aggregate_payloads([a, b])
     assert math.isnan(glue.agg_top1([]))
+
+
+def test_judged_metrics_with_a_real_local_judge_server() -> None:
+    """With a judge configured, the task reports the judge metrics, again straight from the scorer."""
+    from fake_openai_server import FakeOpenAIServer
+    from medzero_rewards import get_scorer
+
+    docs = list(_load({}, "rarebench_mme").test_docs())[:3]
+    completions = [
+        f"<think>x</think><answer>{docs[0]['target']}</answer>",
+        "<think>x</think><answer>Craniofacial dysostosis</answer>",
+        "<think>x</think><answer>Marfan syndrome</answer>",
+    ]
+    grades = {("craniofacial dysostosis", docs[1]["target"].casefold()): 2}
+    with FakeOpenAIServer(grades=grades) as server:
+        judge = {"model": "fake-judge", "base_url": server.base_url, "api_key_env": None, "cache_path": None}
+        task = _load({"judge": judge, "judge_mode": "always"}, "rarebench_mme")
+        docs = list(task.test_docs())[:3]
+        got = _lm_eval_metrics(task, docs, completions)
+        spec = json.loads(docs[0]["scorer"])
+        scorer = get_scorer(spec["name"], **spec["config"])
+        expected = scorer.aggregate([scorer.score(c, json.loads(d["reference"])) for c, d in zip(completions, docs)])
+        assert server.total_requests >= 3
+    assert {"top1_judged", "judge_agreement", "unjudged_rate"} <= set(got)
+    for name, value in got.items():
+        assert _same_number(value, expected.get(name)), name
+    assert got["top1_judged"] == pytest.approx(2 / 3) and got["unjudged_rate"] == 0.0
+
+
+def _same_number(value: float, want) -> bool:
+    return (want is None or (isinstance(want, float) and math.isnan(want))) and math.isnan(value) or value == want
