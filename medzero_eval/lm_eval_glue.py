@@ -73,6 +73,7 @@ EHRSQL_METRICS = (
 JUDGE_METRICS = ("top1_judged", "top5_judged", "judge_agreement", "unjudged_rate")
 ALL_METRICS = tuple(dict.fromkeys(DIAGNOSIS_TOP5_METRICS + EHRSQL_METRICS))
 
+RAREARENA_URLS = "https://github.com/zhao-zy15/RareArena, https://huggingface.co/datasets/THUMedInfo/RareArena"
 _RAREARENA_ENV = {"rdc": "MEDZERO_RAREARENA_RDC", "rds": "MEDZERO_RAREARENA_RDS"}
 _STYLE_FORMAT = {"r1": "single", "top5": "ranked"}
 
@@ -167,7 +168,8 @@ def rarearena_path(setting: str, metadata: Mapping[str, Any]) -> Path:
     )
     if not value:
         raise records.DataNotFoundError(
-            f"rarearena_{setting}: no data file given. {records.RAREARENA_HELP}"
+            f"rarearena_{setting}: no data file given. {records.RAREARENA_HELP} "
+            f"Sources: {RAREARENA_URLS}."
         )
     return Path(str(value)).expanduser()
 
