@@ -93,8 +93,6 @@ def write_eval_outputs(
     completions: Sequence[str],
     scorer: Scorer,
     spec: str,
-    step: int,
-    model_name: str,
     gen_kwargs: Mapping[str, Any],
     date: str,
 ) -> dict[str, float]:
@@ -180,8 +178,7 @@ class HeldOutEvaluator:
         for task, completions in zip(self.tasks, per_task):
             spec = self.specs[task.scorer_name]
             metrics = write_eval_outputs(
-                out_dir, task, completions, self.scorers[task.scorer_name], spec, step, self.model_name,
-                gen_kwargs, date,
+                out_dir, task, completions, self.scorers[task.scorer_name], spec, gen_kwargs, date
             )
             all_metrics[task.name] = metrics
             results[task.name] = {"alias": task.name, **{f"{k},raw": v for k, v in metrics.items()}}

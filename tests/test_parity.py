@@ -107,7 +107,7 @@ def _check_parity(task, docs, completions_of, train_scorer_config, tmp_path):
 
     # aggregated: lm-eval's metrics == medzero-eval's == the training-time held-out evaluation's
     held_out = write_eval_outputs(tmp_path / task, EvalTask(task, task, pair_docs), completions,
-                                  scorers[task], docs[0]["scorer"], 0, "m", {}, "2026-01-01T00-00-00")
+                                  scorers[task], docs[0]["scorer"], {}, "2026-01-01T00-00-00")
     for m in metric_names:
         assert _same(lm_metrics[m], offline_metrics.get(m)), m
         assert _same(held_out.get(m), offline_metrics.get(m)), m

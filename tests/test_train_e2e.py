@@ -26,6 +26,7 @@ def test_two_grpo_steps_on_cpu_log_every_component_and_checkpoint(tmp_path, shar
         "--set", f"output_dir={out}",
         "--set", "grpo.beta=0.0",  # no reference model: halves the CPU time; the KL path is TRL's own
         "--set", "grpo.max_completion_length=8",
+        "--set", "eval.at_start=true",
     ], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "medzero_summary.json").read_text())
@@ -58,9 +59,10 @@ def test_two_grpo_steps_on_cpu_log_every_component_and_checkpoint(tmp_path, shar
     # held-out evaluation at the checkpoint, in lm-eval's layout, readable by `medzero-eval report`
     from medzero_eval.report import load_checkpoints
 
-    eval_dir = out / "medzero_eval" / "checkpoint-2"
-    (ckpt,) = load_checkpoints([eval_dir])
-    assert ckpt.step == 2
+    base, ckpt = load_checkpoints([out / "medzero_eval" / "step-0", out / "medzero_eval" / "checkpoint-2"])
+    assert (base.step, ckpt.step) == (0, 2)
+    assert set(base.tasks) == set(ckpt.tasks) == {"rarebench_lirical"}
     metrics = ckpt.tasks["rarebench_lirical"].metrics
     assert {"top1", "format_rate", "mixed_language_rate", "mean_length"} <= set(metrics)
-    assert metrics == pytest.approx(summary["eval"][0]["metrics"]["rarebench_lirical"])
+    assert [e["step"] for e in summary["eval"]] == [0, 2]
+    assert metrics == pytest.approx(summary["eval"][1]["metrics"]["rarebench_lirical"])
