@@ -432,12 +432,12 @@ def language_reward(completions: list[Completion], *, rewards: RewardSet, **kwar
     return rewards.values("language", completions, **kwargs)
 
 
-def ehrsql_reward(completions: list[Completion], *, rewards: RewardSet, **kwargs: Any) -> list[float | None]:
-    r"""The whole EHRSQL reward (the preset's outcome reward plus its optional format / executable terms).
+def executable_reward(completions: list[Completion], *, rewards: RewardSet, **kwargs: Any) -> list[float | None]:
+    r"""The EHRSQL ``executable`` component: ``executable_weight`` when the predicted SQL ran, else 0.
 
-    The EHRSQL scorer's components (``outcome``, ``format``, ``executable``) are raw signals, not weighted
-    parts of the reward, so the reward is one function; the components are logged as
-    ``medzero/ehrsql/component/<name>`` metrics.
+    The EHRSQL scorer's ``accuracy`` component (its preset's outcome reward: +1 correct or correct
+    abstention, 0 abstaining on an answerable question, -c wrong) comes through :func:`accuracy_reward`,
+    its ``format`` component through :func:`format_reward`; the three sum to ``Score.reward``.
 
     Args:
         completions: TRL completions, standard (``str``) or conversational (``[{"role": "assistant", ...}]``).
@@ -452,20 +452,21 @@ def ehrsql_reward(completions: list[Completion], *, rewards: RewardSet, **kwargs
     >>> from functools import partial
     >>> from medzero_rewards import get_scorer
     >>> db = os.path.join(os.environ.get("MEDZERO_DATA", "../shared/data"), "ehrsql2024", "mimic_iv.sqlite")
-    >>> rs = RewardSet.from_scorers({"ehrsql": get_scorer("ehrsql", db_path=db, workers=0)})  # doctest: +SKIP
-    >>> reward = partial(ehrsql_reward, rewards=rs)  # doctest: +SKIP
+    >>> scorer = get_scorer("ehrsql", db_path=db, workers=0, executable_weight=0.1)  # doctest: +SKIP
+    >>> rs = RewardSet.from_scorers({"ehrsql": scorer})  # doctest: +SKIP
+    >>> reward = partial(executable_reward, rewards=rs)  # doctest: +SKIP
     >>> ref = '{"id": "q1", "question": "How many patients?", "label": "null", "answer": null}'
     >>> reward(["<answer>null</answer>", "<answer>SELECT 1</answer>"], reference=[ref, ref])  # doctest: +SKIP
-    [1.0, -1.0]
+    [0.0, 0.1]
     """
-    return rewards.values("ehrsql", completions, **kwargs)
+    return rewards.values("executable", completions, **kwargs)
 
 
 COMPONENT_FUNCTIONS: dict[str, Callable[..., list[float | None]]] = {
     "format": format_reward,
     "accuracy": accuracy_reward,
     "language": language_reward,
-    "ehrsql": ehrsql_reward,
+    "executable": executable_reward,
 }
 
 

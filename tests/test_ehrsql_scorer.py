@@ -108,7 +108,9 @@ def test_presets_and_components(db: Path, valid):
     with get_scorer("ehrsql", db_path=db, workers=0, penalty=5, format_weight=0.5, executable_weight=0.25) as s:
         got = s.score_batch(completions, refs)
     assert [x.reward for x in got] == [1.0 + 0.5 + 0.25, -5.0 + 0.5 + 0.25, -5.0 + 0.5, 0.5, 1.5]
-    assert got[0].components == {"outcome": 1.0, "format": 1.0, "executable": 1.0}
+    assert got[0].components == {"accuracy": 1.0, "format": 0.5, "executable": 0.25}
+    assert got[1].components == {"accuracy": -5.0, "format": 0.5, "executable": 0.25}
+    assert all(x.reward == sum(x.components.values()) for x in got)
 
 
 def test_grpo_batch_executes_each_distinct_sql_once(db: Path, valid):

@@ -31,7 +31,7 @@ def test_two_grpo_steps_on_cpu_log_every_component_and_checkpoint(tmp_path, shar
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "medzero_summary.json").read_text())
     assert summary["global_step"] == 2
-    assert summary["reward_functions"] == ["format_reward", "accuracy_reward", "language_reward", "ehrsql_reward"]
+    assert summary["reward_functions"] == ["format_reward", "accuracy_reward", "language_reward", "executable_reward"]
     assert summary["scorer_errors"] == {"rarearena_rds": 0, "ehrsql": 0}
     assert summary["completions_scored"] == {"rarearena_rds": 2, "ehrsql": 2}
 

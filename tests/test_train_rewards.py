@@ -213,16 +213,21 @@ def test_real_diagnosis_scorer_components(orphanet_path):
     assert [f + a for f, a in zip(fmt, acc)] == pytest.approx([s.reward for s in direct])
 
 
-def test_real_ehrsql_scorer_is_rewarded_as_a_whole(ehrsql_dir):
-    scorer = get_scorer("ehrsql", db_path=str(ehrsql_dir / "mimic_iv.sqlite"), workers=0)
+def test_real_ehrsql_scorer_components_sum_to_its_reward(ehrsql_dir):
+    scorer = get_scorer(
+        "ehrsql", db_path=str(ehrsql_dir / "mimic_iv.sqlite"), workers=0, format_weight=0.2, executable_weight=0.1
+    )
     ref = {"id": "q", "question": "How many patients?", "label": "null", "answer": None}
     rs = RewardSet.from_scorers({"ehrsql": scorer}, {"ehrsql": ref})
     funcs = build_reward_functions(rs)
-    assert [getattr(f, "__name__", None) or f.func.__name__ for f in funcs] == ["ehrsql_reward"]
+    names = [getattr(f, "__name__", None) or f.func.__name__ for f in funcs]
+    assert names == ["accuracy_reward", "format_reward", "executable_reward"]
     completions = ["<think>not in the db</think><answer>null</answer>", "<answer>SELECT 1</answer>"]
-    values = funcs[0](completions=completions, reference=[json.dumps(ref)] * 2)
-    assert values == [s.reward for s in scorer.score_batch(completions, [ref, ref])]
-    assert values[0] == 1.0 and values[1] < 0
+    values = [f(completions=completions, reference=[json.dumps(ref)] * 2) for f in funcs]
+    direct = scorer.score_batch(completions, [ref, ref])
+    assert [sum(v[i] for v in values) for i in range(2)] == pytest.approx([s.reward for s in direct])
+    assert values[0] == [1.0, -1.0]  # accuracy: correct abstention, answered an unanswerable question
+    assert values[2] == [0.0, pytest.approx(0.1)]  # executable: only the SQL ran
 
 
 def test_module_doctests():

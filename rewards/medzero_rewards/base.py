@@ -16,9 +16,14 @@ class Scorer(ABC):
     Subclasses implement :meth:`score`; :meth:`score_batch` may be overridden to share work across a
     batch (deduplication, worker pools) but must return exactly what :meth:`score` returns per item.
     :meth:`aggregate` turns per-item scores into corpus metrics (means, top-k, reliability scores).
+
+    Contract of every result: ``Score.components`` holds the weighted parts of the reward and
+    ``Score.reward == sum(Score.components.values())``; ``component_names`` lists those parts (the
+    TRL adapter makes one reward function of each). Raw signals belong in ``Score.details``.
     """
 
     name: str = ""
+    component_names: tuple[str, ...] = ()
 
     @abstractmethod
     def score(self, completion: str, reference: Mapping[str, Any]) -> Score:

@@ -23,8 +23,10 @@ is what the official reliability score averages; the reward maps it through a pr
 * ``sql`` (str | None): the extracted SQL (``"null"`` when abstaining, None when nothing was found);
 * ``gold_error`` (str | None): the gold SQL itself failed on this database (then no answer matches).
 
-Presets (``preset``) map the outcome to the reward, before the optional components
-``format_weight × format_score`` and ``executable_weight × executed`` are added:
+Presets (``preset``) map the outcome to the reward's ``accuracy`` component; the optional
+components ``format`` (``format_weight × format_score``) and ``executable``
+(``executable_weight × executed``) are added to it. As for every scorer, ``Score.components`` holds
+the weighted parts and ``Score.reward`` is their sum (the raw outcome is ``details["outcome"]``):
 
 * ``reliability`` (default): +1 correct result or correct abstention, 0 abstaining on an answerable
   question, ``-penalty`` for a wrong, failing or unextractable answer or for answering an unanswerable one;
@@ -174,6 +176,7 @@ class EhrsqlScorer(Scorer):
     """
 
     name = "ehrsql"
+    component_names = ("accuracy", "format", "executable")
 
     def __init__(self, config: EhrsqlConfig | None = None, **kwargs: Any) -> None:
         if config is not None and kwargs:
@@ -386,7 +389,12 @@ class EhrsqlScorer(Scorer):
             base = 1.0 if out == 1 else (0.1 if executed else 0.0)
         else:
             base = {1: 1.0, 0: 0.0, -1: -self.config.penalty}[out]
-        reward = base + self.config.format_weight * ex.format_score + self.config.executable_weight * executed
+        components = {
+            "accuracy": base,
+            "format": self.config.format_weight * ex.format_score,
+            "executable": self.config.executable_weight * executed,
+        }
+        reward = components["accuracy"] + components["format"] + components["executable"]
         if out == 1:
             reason = "correct abstention" if ex.abstained else "result matches gold"
         elif out == 0:
@@ -400,7 +408,7 @@ class EhrsqlScorer(Scorer):
         return Score(
             reward=reward,
             correct=out == 1,
-            components={"outcome": float(out), "format": ex.format_score, "executable": float(executed)},
+            components=components,
             extracted=ex.sql,
             tier=Tier.exact if out == 1 else Tier.none,
             status=status,
