@@ -482,3 +482,48 @@ def test_candidates_negation_tokens_never_crash(answer: str) -> None:
 def test_doctests() -> None:
     result = doctest.testmod(parsing)
     assert result.attempted >= 10 and result.failed == 0
+
+
+# --- fast paths equal the general ones -------------------------------------------------------------
+
+TAG_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(["<", ">", "/", " ", "\t", "think", "answer", "THINK", "Answer", "thınk", "<<", "</",
+                         "<think>", "</think>", "<answer>", "</answer>", "< think >", "</ answer>", "<|im_end|>"]),
+        st.text(max_size=4),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(TAG_TEXTS, st.text()))
+def test_tag_scan_equals_the_regex_over_the_whole_text(text: str) -> None:
+    expected: tuple[list[tuple[int, int]], ...] = ([], [], [], [])
+    for m in parsing._TAG_RE.finditer(text):
+        expected[parsing._GROUP_KIND[m.lastindex]].append(m.span())  # type: ignore[index]
+    assert parsing._scan_tags(text) == expected
+
+
+SPLIT_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(["Fabry disease", " or ", "OR", ", or ", ",or ", " vs", " vs. ", " versus ", " / ", "/",
+                         "either ", "Either ", "EİTHER ", "ſ", ";", "；", "1. ", "2) ", "(1)", "\n", "\x85", "\u2028",
+                         "**", "Diagnosis: ", "(likely)", " - ", "with or without", "type 2", ",", "  "]),
+        st.text(max_size=4),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(SPLIT_TEXTS, st.text()), st.sampled_from([(), ("Fabry disease or Gaucher disease",)]))
+def test_split_candidates_fast_path_equals_the_general_path(answer: str, keep: tuple[str, ...]) -> None:
+    got = split_candidates(answer, keep=keep)
+    if not answer.strip():
+        assert got == []
+        return
+    keep_set = parsing._make_keep(frozenset(keep))
+    whole = parsing._clean_item(answer)
+    if parsing._norm_name(whole) not in keep_set.names:
+        assert got == parsing._split_general(answer, keep_set)

@@ -1,8 +1,8 @@
 """Parse R1-Zero style completions (``<think>…</think><answer>…</answer>``) and the answers inside them.
 
 Everything here is pure, never raises on text input and is fast enough for the RL hot loop: tags are
-found with one compiled-regex pass over the completion, answers are short and handled with compiled
-regexes as well.
+found by visiting each ``<`` of the completion (``str.find``), answers are short and handled with
+compiled regexes.
 
 Tag rules (decided here, relied on by every scorer):
 
@@ -57,7 +57,34 @@ _THINK_OPEN, _THINK_CLOSE, _ANSWER_OPEN, _ANSWER_CLOSE = 0, 1, 2, 3
 _TAG_NAMES = ("<think>", "</think>", "<answer>", "</answer>")
 
 
-@dataclass(frozen=True, slots=True)
+def _scan_tags(text: str) -> tuple[list[tuple[int, int]], ...]:
+    """``positions[kind]``: the (start, end) of every tag of that kind, in text order.
+
+    Same result as ``_TAG_RE.finditer(text)``: a tag can only start at a ``<`` and contains no other
+    ``<``, so trying the regex at each ``<`` (after a cheap check for the exact lowercase forms)
+    finds the same matches without running the case-insensitive regex over the whole text.
+    """
+    positions: tuple[list[tuple[int, int]], ...] = ([], [], [], [])
+    find, startswith, match = text.find, text.startswith, _TAG_RE.match
+    pos = find("<")
+    while pos >= 0:
+        if startswith("<think>", pos):
+            positions[0].append((pos, pos + 7))
+        elif startswith("</think>", pos):
+            positions[1].append((pos, pos + 8))
+        elif startswith("<answer>", pos):
+            positions[2].append((pos, pos + 8))
+        elif startswith("</answer>", pos):
+            positions[3].append((pos, pos + 9))
+        else:
+            m = match(text, pos)
+            if m is not None:
+                positions[_GROUP_KIND[m.lastindex]].append(m.span())  # type: ignore[index]
+        pos = find("<", pos + 1)
+    return positions
+
+
+@dataclass(slots=True)
 class TagCounts:
     """How many of each tag a completion contains.
 
@@ -84,7 +111,7 @@ class TagCounts:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedCompletion:
     """A completion split into reasoning and answer, with a strict format verdict.
 
@@ -191,10 +218,7 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
         return _unparsable(f"not a string: {type(text).__name__}")
 
     # positions[kind] = list of (start, end) of each tag of that kind, in text order.
-    positions: tuple[list[tuple[int, int]], ...] = ([], [], [], [])
-    if "<" in text:
-        for m in _TAG_RE.finditer(text):
-            positions[_GROUP_KIND[m.lastindex]].append(m.span())  # type: ignore[index]
+    positions = _scan_tags(text)
     t_open, t_close, a_open, a_close = positions
 
     # Was the opening <think> injected by the chat template?
@@ -452,6 +476,10 @@ _ALT_RE = re.compile(
     r"(?<!\bwith)(?<!/)\s+or\s+|(?<!\bgraft)\s+(?:vs\.?|versus)\s+|\s+/\s+", re.IGNORECASE
 )
 _OXFORD_RE = re.compile(r",\s*(?:or)\s+", re.IGNORECASE)
+# Necessary conditions for a split, checked before the general path: ";" or an inline number
+# ("1. A 2. B") in the raw answer; "either", " or ", ", or", " vs", " versus", " /" after cleaning.
+_ITEM_HINT_RE = re.compile(r"[;；]|\d[.)]")
+_ALT_HINT_RE = re.compile(r"either|[\s,]or\s|\s(?:vs|versus)|\s/", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,11 +565,21 @@ def split_candidates(answer: str, *, keep: Collection[str] = ()) -> list[str]:
     whole = _clean_item(answer)
     if _norm_name(whole) in keep_set.names:
         return [whole] if whole else []
+    if answer.isprintable() and not _ITEM_HINT_RE.search(answer) and not _ALT_HINT_RE.search(whole):
+        # one line, one item, no alternative separator: what the general path below returns
+        if not whole:
+            return []
+        one = _clean_item(whole)
+        return [one] if one else []
+    return _split_general(answer, keep_set)
+
+
+def _split_general(answer: str, keep: _Keep) -> list[str]:
     cands: list[str] = []
     for it in _raw_items(answer):
         cleaned = _clean_item(it)
         if cleaned:
-            cands.extend(_split_alternatives(cleaned, keep_set))
+            cands.extend(_split_alternatives(cleaned, keep))
     return _dedupe(cands, None)
 
 
