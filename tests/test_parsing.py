@@ -527,3 +527,11 @@ def test_split_candidates_fast_path_equals_the_general_path(answer: str, keep: t
     whole = parsing._clean_item(answer)
     if parsing._norm_name(whole) not in keep_set.names:
         assert got == parsing._split_general(answer, keep_set)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(SPLIT_TEXTS, st.text(), st.from_regex(r"[A-Za-z][A-Za-z0-9,'\- ]{0,30}[A-Za-z0-9]", fullmatch=True),
+                 st.lists(st.sampled_from(["the", "most", "likely", "diagnosis", "is", "dx", "Top", "5", " ", "-",
+                                           "Fabry", "disease", "are", "answer", ","]), max_size=8).map(" ".join)))
+def test_clean_item_fast_path_equals_the_general_path(item: str) -> None:
+    assert parsing._clean_item(item) == parsing._clean_general(item)

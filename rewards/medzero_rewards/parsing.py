@@ -356,8 +356,19 @@ _INLINE_NUM_RE = re.compile(r"(?:^|(?<=\s))\(?(\d{1,2})[.)](?!\d)\s*")
 _WS_RE = re.compile(r"\s+")
 
 
+# Letters, digits, single spaces, commas, apostrophes and hyphens not after a space, starting with a
+# letter and ending with a letter or digit: no marker, markdown, ":" label, note or trailing punctuation.
+_PLAIN_ITEM_RE = re.compile(r"[A-Za-z](?:[A-Za-z0-9,']|(?<! )-| (?! ))*[A-Za-z0-9]")
+
+
 def _clean_item(item: str) -> str:
     """Strip markers, markdown, labels, likelihood notes and trailing punctuation from one list item."""
+    if _PLAIN_ITEM_RE.fullmatch(item) and not _LABEL_IS_RE.match(item):
+        return "" if len(item) < 48 and _LABEL_ONLY_RE.fullmatch(item) else item
+    return _clean_general(item)
+
+
+def _clean_general(item: str) -> str:
     s = _MARKER_RE.sub("", _HEADING_RE.sub("", item), count=1)
     m = _BOLD_HEAD_RE.match(s)  # "**Fabry disease**: an X-linked lysosomal disorder …" -> the bold name
     if m and not _LABEL_ONLY_RE.fullmatch(m.group(1).strip()):
