@@ -119,17 +119,17 @@ def test_fallback_sends_only_the_uncertain_items(server: FakeOpenAIServer, tmp_p
 def test_judge_misses_also_sends_clear_misses(server: FakeOpenAIServer, tmp_path: Path, orphanet_path: Path) -> None:
     s = scorer(server, tmp_path, orphanet_path, judge_misses=True)
     scores = s.score_batch(*batch())
-    # every item not already correct is a miss, the deterministic hypernym included
+    # every item decided "none" is a miss; the hypernym is grade 1 by the hierarchy and is not sent
     assert judged_answers(server) == sorted(
         ["becker muscular dystrophy", "neurofibromatosis", "tuberous sclerosis",
-         "lou gehrig disease", "osler-weber-rendu disease", "wilson disease", "disorder of copper metabolism"]
+         "lou gehrig disease", "osler-weber-rendu disease", "wilson disease"]
     )  # fmt: skip
     assert [sc.correct for sc in scores] == [True, True, True, False, False, True, True, False, False]
-    assert scores[-1].tier is Tier.hypernym and scores[-1].details["judge_grade"] == 1
+    assert scores[-1].tier is Tier.hypernym and "judge_grade" not in scores[-1].details
     agg = s.aggregate(scores)
-    assert agg["top1_judged"] == pytest.approx(5 / 9) and agg["judge_calls"] == 7
-    # decided by both: Lou Gehrig (none vs 2), Osler (none vs 2), Wilson-for-ALS (none vs 0), copper (hypernym vs 1)
-    assert agg["judge_agreement"] == pytest.approx(2 / 4)
+    assert agg["top1_judged"] == pytest.approx(5 / 9) and agg["judge_calls"] == 6
+    # decided by both: Lou Gehrig (none vs 2), Osler (none vs 2), Wilson-for-ALS (none vs 0)
+    assert agg["judge_agreement"] == pytest.approx(1 / 3)
 
 
 def test_always_judges_every_scored_item(server: FakeOpenAIServer, tmp_path: Path, orphanet_path: Path) -> None:
@@ -156,14 +156,14 @@ def test_second_run_is_free_through_the_cache(server: FakeOpenAIServer, tmp_path
     first = scorer(server, tmp_path, orphanet_path, judge=cfg, judge_misses=True)
     scores1 = first.score_batch(*batch())
     calls = server.total_requests
-    assert calls == 7
+    assert calls == 6
     second = scorer(server, tmp_path, orphanet_path, judge=JudgeConfig(**cfg), judge_misses=True)  # a fresh process
     scores2 = second.score_batch(*batch())
     assert server.total_requests == calls  # zero new calls
     assert [s.correct for s in scores2] == [s.correct for s in scores1]
     assert [s.tier for s in scores2] == [s.tier for s in scores1]
     agg = second.aggregate(scores2)
-    assert agg["judge_calls"] == 0 and agg["judge_cache_hits"] == 7 and agg["tokens_in"] == 0
+    assert agg["judge_calls"] == 0 and agg["judge_cache_hits"] == 6 and agg["tokens_in"] == 0
 
 
 def test_outage_is_unjudged_and_fails_the_evaluation_loudly(server: FakeOpenAIServer, tmp_path: Path, orphanet_path: Path) -> None:

@@ -18,6 +18,8 @@ One code path for the GRPO reward and the lm-eval metric. Per completion:
    one is configured);
 5. with a judge, :meth:`DiagnosisScorer.score_batch` sends the items that need it in one
    ``judge_many`` call and merges the grades (2 -> synonym/correct, 1 -> hypernym, 0 -> none).
+   ``judge_misses`` also sends answers decided ``none``; a ``hypernym`` decided by the hierarchy is
+   never sent (it is grade 1 already) except in ``judge_mode="always"``, which only reports its grade.
 
 Reward (``Score.components`` holds each weighted component, ``Score.reward`` their sum):
 
@@ -523,7 +525,9 @@ class DiagnosisScorer(Scorer):
         tiers = {d.tier for d in item.decisions}
         if Tier.uncertain in tiers:
             return True
-        return self.config.judge_misses and not (tiers & {Tier.exact, Tier.synonym})
+        # a hypernym is already grade 1 by the Orphanet hierarchy and keeps it (see _final_tiers):
+        # only answers decided "none" are worth a call
+        return self.config.judge_misses and Tier.none in tiers and not (tiers & {Tier.exact, Tier.synonym})
 
     def _run_judge(self, items: list[_Item]) -> None:
         if self.judge is None or self.config.judge_mode == "never":
