@@ -665,6 +665,7 @@ class DiagnosisScorer(Scorer):
             raise ValueError(f"score_batch got {len(completions)} completions but {len(references)} references")
         items: list[_Item | Score] = []
         gc_was_enabled = gc.isenabled()
+        judging = self.judge is not None and self.config.judge_mode != "never"
         gc.disable()
         try:
             for c, r in zip(completions, references):
@@ -672,13 +673,11 @@ class DiagnosisScorer(Scorer):
                     items.append(self._prepare(c, r))
                 except Exception as e:  # never crash the training step on one bad item; report it
                     items.append(self._error(f"scorer failed: {e!r}"))
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        self._run_judge([it for it in items if isinstance(it, _Item)])
-        if gc_was_enabled:
-            gc.disable()
-        try:
+            if judging:
+                if gc_was_enabled:
+                    gc.enable()
+                self._run_judge([it for it in items if isinstance(it, _Item)])
+                gc.disable()
             return [it if isinstance(it, Score) else self._finish(it) for it in items]
         finally:
             if gc_was_enabled:
