@@ -452,7 +452,7 @@ class DiagnosisScorer(Scorer):
         if not (self._latin and p.text.isascii()):  # fast path: ASCII text is never mixed for Latin
             parts = (("think", p.think), ("answer", p.answer), ("after_answer", p.after_answer))
             mixed_in, share = self._language(parts)
-            if p.think is None and p.text:
+            if p.think_span is None and p.text:
                 # no think block: check the whole completion so mixing outside the tags is not missed
                 extra, s2 = self._language((("completion", p.text),))
                 if extra and not mixed_in:

@@ -128,10 +128,11 @@ class ParsedCompletion:
             other tags present exactly once.
         format_reason: "" when ``format_ok``, else short reasons joined by "; ".
         n_chars: ``len(text)``.
+        think_span: ``(start, end)`` in ``text`` of the think block's content, None when there is
+            none; :attr:`think` is cut from ``text`` only when read (reasoning is most of the text).
     """
 
     text: str
-    think: str | None
     answer: str | None
     after_answer: str
     tags: TagCounts
@@ -140,12 +141,18 @@ class ParsedCompletion:
     format_score: float
     format_reason: str
     n_chars: int
+    think_span: tuple[int, int] | None = None
+
+    @property
+    def think(self) -> str | None:
+        """Reasoning inside ``<think>…</think>`` (stripped); None if there is no complete think block."""
+        span = self.think_span
+        return None if span is None else self.text[span[0] : span[1]].strip()
 
 
 def _unparsable(why: str) -> ParsedCompletion:
     return ParsedCompletion(
         text="",
-        think=None,
         answer=None,
         after_answer="",
         tags=TagCounts(0, 0, 0, 0),
@@ -237,12 +244,12 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
     )
 
     # Think: from the first written <think> (else the start, when prefilled) to the next </think>.
-    think: str | None = None
+    think_span: tuple[int, int] | None = None
     think_start = t_open[0][1] if t_open else (0 if prefilled else -1)
     if think_start >= 0:
         for cs, _ce in t_close:
             if cs >= think_start:
-                think = text[think_start:cs].strip()
+                think_span = (think_start, cs)
                 break
 
     # Answer: the last </answer> and the nearest <answer> before it.
@@ -280,7 +287,6 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
 
     return ParsedCompletion(
         text=text,
-        think=think,
         answer=answer,
         after_answer=after_answer,
         tags=counts,
@@ -289,6 +295,7 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
         format_score=format_score,
         format_reason="; ".join(reasons),
         n_chars=len(text),
+        think_span=think_span,
     )
 
 
