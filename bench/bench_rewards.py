@@ -41,6 +41,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import fuzz
+
 from medzero_rewards import get_scorer
 from medzero_rewards.normalize import analyze_name
 from medzero_rewards.parsing import parse_completion
@@ -209,6 +211,18 @@ def run_seed(completions: Sequence[str], references: Sequence[dict[str, Any]]) -
     return [seed_reward(c, r["diagnosis"]) for c, r in zip(completions, references)]
 
 
+def bare_reward(completion: str, gold: str) -> float:
+    """The issue's "practical limit": one ``rfind`` pair and one rapidfuzz compare, no other feature."""
+    i, j = completion.rfind("<answer>"), completion.rfind("</answer>")
+    if i < 0 or j < i:
+        return 0.0
+    return 1.0 if fuzz.ratio(completion[i + 8 : j].strip().lower(), gold.lower()) > 80 else 0.1
+
+
+def run_bare(completions: Sequence[str], references: Sequence[dict[str, Any]]) -> list[float]:
+    return [bare_reward(c, r["diagnosis"]) for c, r in zip(completions, references)]
+
+
 def run_ours(scorer: Any, completions: Sequence[str], references: Sequence[dict[str, Any]]) -> list[Any]:
     out: list[Any] = []
     for i in range(0, len(completions), BATCH):
@@ -256,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("cold", cold),
             ("warm", lambda: run_ours(warm_scorer, completions, references)),
             ("parse", lambda: [parse_completion(c) for c in completions]),
+            ("bare", lambda: run_bare(completions, references)),
         ):
             t, out = timed(fn, 1)
             times[name] = min(times.get(name, float("inf")), t)
@@ -270,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = times[key]
         print(f"(b) score_batch, {label}: {n / t:>10,.0f} completions/s  ({t / n * 1e6:6.1f} us each)"
               f"  = {t_seed / t:.1f}x the seed")  # fmt: skip
+    tb = times["bare"]
+    print(f"(c) bare rfind + one rapidfuzz compare (the practical limit): {n / tb:>10,.0f} completions/s"
+          f"  ({tb / n * 1e6:6.1f} us each) = {t_seed / tb:.1f}x the seed;"
+          f" (b) warm reaches {tb / times['warm']:.0%} of it")  # fmt: skip
     tp = times["parse"]
     print(f"    of which parse_completion alone: {tp / n * 1e6:.1f} us each ({n / tp:,.0f}/s)")
 
