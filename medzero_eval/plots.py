@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -56,13 +57,7 @@ def plot_series(
         top = 1.0 if max(finite) <= 1 else 100.0 if max(finite) <= 100 else None
         if top is not None:
             ax.set_ylim(-0.02 * top, 1.08 * top)
-    ax.grid(True, alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def plot_histograms(
@@ -82,6 +77,11 @@ def plot_histograms(
     ax.set_ylabel("samples")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title)
+    return _save(fig, ax, path)
+
+
+def _save(fig: Any, ax: Any, path: Path) -> Path:
+    """Grid, legend (when anything is labelled), tight layout; write the PNG and free the figure."""
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
