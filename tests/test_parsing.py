@@ -535,3 +535,40 @@ def test_split_candidates_fast_path_equals_the_general_path(answer: str, keep: t
                                            "Fabry", "disease", "are", "answer", ","]), max_size=8).map(" ".join)))
 def test_clean_item_fast_path_equals_the_general_path(item: str) -> None:
     assert parsing._clean_item(item) == parsing._clean_general(item)
+
+
+def _mostly(good: str, *bad: str) -> st.SearchStrategy[str]:
+    """``good`` three times in four, else one of ``bad``: near-strict completions, one or two parts off."""
+    return st.sampled_from([good, good, good, good, good, good, *bad])
+
+
+NEAR_STRICT = st.tuples(
+    _mostly("", " ", "\n", "x", "x\n"),
+    _mostly("<think>", "", "< think>", "<THINK>", "<think><think>"),
+    st.text(alphabet=st.characters(blacklist_characters="<"), max_size=6),
+    _mostly("</think>", "</ think>", "</think></think>", "", "<"),
+    _mostly("\n", "", " x ", "<", "</think>", "\u2028x"),
+    _mostly("<answer>", "<Answer>", "", "<answer><answer>"),
+    _mostly("Fabry disease", "", "  ", "a<b", "法布里病", "</answer><answer>x"),
+    _mostly("</answer>", "</answer >", "", "</answer></answer>"),
+    _mostly("", " ", "\n<|im_end|>", "<|im_end|>\n", "<|endoftext|><|im_end|>", "x", " <", "</s>x", "\u2028"),
+).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(NEAR_STRICT, NEAR_STRICT, TAG_TEXTS, st.text()), st.sampled_from([None, True, False]))
+def test_strict_fast_path_equals_the_general_path(text: str, prefilled: bool | None) -> None:
+    assert parse_completion(text, think_prefilled=prefilled) == parsing._parse_general(text, prefilled)
+    spans = parsing.strict_spans(text, think_prefilled=prefilled)
+    if spans is not None:  # strict_spans says "strict format" only when the general parser agrees
+        p = parsing._parse_general(text, prefilled)
+        assert p.format_score == 1.0 and p.after_answer == "" and p.tags == TagCounts(1, 1, 1, 1)
+        assert p.answer == text[spans[2] : spans[3]].strip() and p.think_span == (spans[0], spans[1])
+
+
+def test_strict_fast_path_is_taken_for_the_common_shapes() -> None:
+    for text in ("<think>a</think><answer>b</answer>", " <think>a</think>\n<answer>b</answer>\n<|im_end|>",
+                 "a</think><answer>b</answer>", "<think>a</think><answer></answer>"):
+        assert parsing.strict_spans(text) is not None, text
+    assert parsing.strict_spans("a</think><answer>b</answer>", think_prefilled=False) is None
+    assert parsing.strict_spans("<think>a</think><answer>b</answer>", think_prefilled=True) is None

@@ -31,6 +31,7 @@ __all__ = [
     "parse_completion",
     "parse_ranked_list",
     "split_candidates",
+    "strict_spans",
 ]
 
 END_TOKENS: tuple[str, ...] = (
@@ -223,6 +224,70 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
     """
     if not isinstance(text, str):
         return _unparsable(f"not a string: {type(text).__name__}")
+    if not isinstance(text, str):
+        return _unparsable(f"not a string: {type(text).__name__}")
+    spans = strict_spans(text, think_prefilled=think_prefilled)
+    if spans is None:
+        return _parse_general(text, think_prefilled)
+    answer = text[spans[2] : spans[3]].strip()
+    return ParsedCompletion(
+        text=text,
+        answer=answer,
+        after_answer="",
+        tags=TagCounts(1, 1, 1, 1),
+        think_prefilled=spans[0] == 0,
+        format_ok=bool(answer),
+        format_score=1.0,
+        format_reason="" if answer else "empty answer",
+        n_chars=len(text),
+        think_span=(spans[0], spans[1]),
+    )
+
+
+def strict_spans(text: str, *, think_prefilled: bool | None = None) -> tuple[int, int, int, int] | None:
+    """The common case of :func:`parse_completion` in a few ``str.find`` calls: a completion in strict format.
+
+    Returns ``(think_start, think_end, answer_start, answer_end)`` (the contents of the think and answer
+    blocks are ``text[think_start:think_end]`` and ``text[answer_start:answer_end]``; ``think_start`` is 0
+    exactly when the ``<think>`` was prefilled) when every ``<`` of ``text`` is, in order, one of the exact
+    lowercase tags ``<think>`` (absent when prefilled), ``</think>``, ``<answer>``, ``</answer>``, with
+    only whitespace before ``<think>`` and between ``</think>`` and ``<answer>``, and only whitespace and
+    chat end tokens after ``</answer>``. Otherwise None, and :func:`parse_completion` takes its general
+    path. The answer may be empty (a format error :func:`parse_completion` reports).
+
+    >>> strict_spans("<think>fever</think>\\n<answer>Fabry disease</answer><|im_end|>")
+    (7, 12, 29, 42)
+    >>> strict_spans("fever</think><answer>Fabry disease</answer>")  # prefilled <think>
+    (0, 5, 21, 34)
+    >>> strict_spans("<think>a < b</think><answer>x</answer>") is None  # another "<": the general path decides
+    True
+    """
+    find, startswith = text.find, text.startswith
+    p = find("<")
+    if startswith("<think>", p):
+        if think_prefilled or (p and not text[:p].isspace()):
+            return None
+        think_start = p + 7
+        p = find("<", think_start)
+        if not startswith("</think>", p):
+            return None
+    elif startswith("</think>", p) and think_prefilled is not False:
+        think_start = 0
+    else:
+        return None
+    q = find("<", p + 8)
+    if not startswith("<answer>", q) or (q > p + 8 and not text[p + 8 : q].isspace()):
+        return None
+    r = find("<", q + 8)
+    if not startswith("</answer>", r):
+        return None
+    end = r + 9
+    if end < len(text) and not text[end:].isspace() and (find("<", end) < 0 or _strip_end_tokens(text[end:])):
+        return None
+    return think_start, p, q + 8, r
+
+
+def _parse_general(text: str, think_prefilled: bool | None) -> ParsedCompletion:
 
     # positions[kind] = list of (start, end) of each tag of that kind, in text order.
     positions = _scan_tags(text)
