@@ -199,6 +199,9 @@ def test_language_mixing_never_crashes_and_is_consistent(text: str, expected: st
     assert 0.0 <= r.foreign_share <= 1.0
     assert r.mixed == (r.foreign_chars >= max(min_chars, 1))
     assert r.foreign_chars == sum(n for s, n in counts.items() if s not in ALLOWED[expected])
+    assert language.foreign_letter_count(text, expected) == r.foreign_chars
+    assert language.foreign_letter_count(text, expected, allowed=["Han"]) == \
+        language_mixing(text, expected, allowed=["Han"]).foreign_chars
 
 
 @settings(max_examples=200, deadline=None)

@@ -572,3 +572,28 @@ def test_strict_fast_path_is_taken_for_the_common_shapes() -> None:
         assert parsing.strict_spans(text) is not None, text
     assert parsing.strict_spans("a</think><answer>b</answer>", think_prefilled=False) is None
     assert parsing.strict_spans("<think>a</think><answer>b</answer>", think_prefilled=True) is None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(NEAR_STRICT, TAG_TEXTS, st.text(), st.none()), st.sampled_from([None, True, False]))
+def test_answer_and_format_score_equals_the_full_parse(text: str, prefilled: bool | None) -> None:
+    p = parse_completion(text, think_prefilled=prefilled)
+    assert parsing.answer_and_format_score(text, think_prefilled=prefilled) == (p.answer, p.format_score)
+
+
+def _format_score_by_definition(positions: tuple[list[tuple[int, int]], ...], prefilled: bool) -> tuple[float, bool]:
+    """0.25 per tag present exactly once whose order agrees with every other such tag (pairwise)."""
+    single = []
+    for kind, spans in enumerate(positions):
+        n = len(spans) + (1 if kind == 0 and prefilled else 0)
+        if n == 1:
+            single.append((kind, -1 if kind == 0 and prefilled else spans[0][0]))
+    ok = [all((k < kind) == (s < start) for k, s in single if k != kind) for kind, start in single]
+    return sum(ok) / 4.0, not all(ok)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(NEAR_STRICT, TAG_TEXTS), st.booleans())
+def test_partial_format_score_follows_its_definition(text: str, prefilled: bool) -> None:
+    positions = parsing._scan_tags(text)
+    assert parsing._partial_format_score(positions, prefilled) == _format_score_by_definition(positions, prefilled)

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from medzero_rewards.types import Score
+from medzero_rewards.types import Score, ScoreBatch
 
 
 class Scorer(ABC):
@@ -14,7 +14,8 @@ class Scorer(ABC):
 
     One scorer is the single code path behind the RL reward, the lm-eval metric and the offline CLI.
     Subclasses implement :meth:`score`; :meth:`score_batch` may be overridden to share work across a
-    batch (deduplication, worker pools) but must return exactly what :meth:`score` returns per item.
+    batch (deduplication, worker pools, fast paths) but must return exactly what :meth:`score` returns per
+    item, as a :class:`~medzero_rewards.types.ScoreBatch`.
     :meth:`aggregate` turns per-item scores into corpus metrics (means, top-k, reliability scores).
 
     Contract of every result: ``Score.components`` holds the weighted parts of the reward and
@@ -31,13 +32,15 @@ class Scorer(ABC):
 
     def score_batch(
         self, completions: Sequence[str], references: Sequence[Mapping[str, Any]]
-    ) -> list[Score]:
+    ) -> ScoreBatch:
         """Score many completions; same results as calling :meth:`score` on each pair."""
         if len(completions) != len(references):
             raise ValueError(
                 f"score_batch got {len(completions)} completions but {len(references)} references"
             )
-        return [self.score(c, r) for c, r in zip(completions, references)]
+        return ScoreBatch(
+            [self.score(c, r) for c, r in zip(completions, references)], component_names=self.component_names
+        )
 
     def aggregate(self, scores: Sequence[Score]) -> dict[str, float]:
         """Corpus-level metrics over per-item scores (default: mean reward and accuracy)."""

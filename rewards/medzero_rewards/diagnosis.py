@@ -64,12 +64,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from medzero_rewards.base import Scorer
 from medzero_rewards.hierarchy import OrphanetHierarchy, load_hierarchy
 from medzero_rewards.judge.types import JudgeRequest, JudgeVerdict, SynonymJudge
-from medzero_rewards.language import language_mixing
+from medzero_rewards.language import foreign_letter_count, language_mixing
 from medzero_rewards.matching import DEFAULT_HI, DEFAULT_LO, NameMatch, compare_keys
 from medzero_rewards.normalize import NameKey, analyze_name
-from medzero_rewards.parsing import count_tokens, is_negated, parse_completion, parse_ranked_list, split_candidates
+from medzero_rewards.parsing import (
+    ParsedCompletion,
+    answer_and_format_score,
+    count_tokens,
+    is_negated,
+    parse_completion,
+    parse_ranked_list,
+    split_candidates,
+    strict_spans,
+)
 from medzero_rewards.synonyms import SynonymTable, build_synonym_table
-from medzero_rewards.types import Score, Status, Tier
+from medzero_rewards.types import Row, Score, ScoreBatch, Status, Tier
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -90,6 +99,8 @@ _SEED_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _GRADE_TIER = {2: Tier.synonym, 1: Tier.hypernym, 0: Tier.none}
 _TIER_GRADE = {Tier.exact: 2, Tier.synonym: 2, Tier.hypernym: 1, Tier.none: 0}
 _CORRECT = (Tier.exact, Tier.synonym)
+_NO_REFERENCE = object()  # "no reference seen yet" (None is a reference value, scored as an error)
+_MIN_FOREIGN = 2  # foreign letters that make a part "mixed" (language_mixing's default min_chars)
 
 
 _SCORE_FIELDS = frozenset(Score.model_fields)
@@ -204,7 +215,8 @@ class _Item:
     status: Status
     reason: str
     tier: Tier
-    details: dict[str, Any]
+    parsed: ParsedCompletion
+    mixed_in: list[str]
     format_credit: float
     language_penalty: float
     verdict: JudgeVerdict | None = None
@@ -241,6 +253,8 @@ class DiagnosisScorer(Scorer):
     ...         {"diagnosis": "Wilson disease"}).status.value
     'hacking'
     """
+
+    component_names: tuple[str, ...] = ("format", "accuracy", "language")
 
     def __init__(self, config: DiagnosisConfig | None = None, *, name: str = "rarearena_rdc", **kwargs: Any):
         if config is None:
@@ -425,19 +439,26 @@ class DiagnosisScorer(Scorer):
 
     # ------------------------------------------------------------------ per item, before the judge
     def _language(self, parts: tuple[tuple[str, str | None], ...]) -> tuple[list[str], float]:
+        """(names of the parts that mix scripts, the largest foreign-letter share; 0.0 unless
+        ``language_penalty="share"``, the only place it is used)."""
         expected = self.config.expected_script
+        want_share = self.config.language_penalty == "share"
         mixed_in: list[str] = []
         share = 0.0
         for part_name, part in parts:
             if not part or (expected == "Latin" and part.isascii()):
                 continue
-            rep = language_mixing(part, expected)
-            if rep.mixed:
+            if want_share:
+                rep = language_mixing(part, expected)
+                if rep.mixed:
+                    mixed_in.append(part_name)
+                    share = max(share, rep.foreign_share)
+            elif foreign_letter_count(part, expected) >= _MIN_FOREIGN:
                 mixed_in.append(part_name)
-                share = max(share, rep.foreign_share)
         return mixed_in, share
 
-    def _prepare(self, completion: Any, reference: Any) -> _Item:
+    def _prepare(self, completion: Any, reference: Any, gold: _Gold | str | None = None) -> _Item:
+        """Parse, check the language and decide one item (``gold``: the reference's gold set, if known)."""
         cfg = self.config
         p = parse_completion(completion, think_prefilled=self._prefill)
         if self._zero:
@@ -458,26 +479,9 @@ class DiagnosisScorer(Scorer):
                 if extra and not mixed_in:
                     mixed_in, share = extra, s2
             penalty = (share if cfg.language_penalty == "share" else 1.0) if mixed_in else 0.0
-        details: dict[str, Any] = {
-            "format_ok": p.format_ok,
-            "format_score": p.format_score,
-            "format_reason": p.format_reason,
-            "tags": p.tags.as_dict(),
-            "n_chars": p.n_chars,
-            "n_tokens": count_tokens(p.text, self._tokenizer) if self._tokenizer is not None else None,
-            "mixed_language": bool(mixed_in),
-            "mixed_in": mixed_in,
-            "answers": [],
-            "top1": False,
-            "hypernym": False,
-            "match_score": 0.0,
-            "matched_name": None,
-        }
-        if self._ranked_mode:
-            details["top5"] = False
-        item = _Item(None, answer, [], [], Status.ok, "", Tier.none, details, format_credit, penalty)
+        item = _Item(None, answer, [], [], Status.ok, "", Tier.none, p, mixed_in, format_credit, penalty)
 
-        gold_or_why = self._gold_for(reference)
+        gold_or_why = self._gold_for(reference) if gold is None else gold
         if isinstance(gold_or_why, str):
             item.status, item.reason = Status.error, gold_or_why
             item.format_credit = 0.0
@@ -503,17 +507,34 @@ class DiagnosisScorer(Scorer):
             item.decisions = [self._match(answer, gold, check_hacking=True)]
         first = item.decisions[0]
         item.tier, item.status, item.reason = first.tier, first.status, first.reason
-        details["answers"] = item.answers
-        details["top1"] = first.tier in _CORRECT and first.status is Status.ok
-        details["hypernym"] = first.tier is Tier.hypernym
-        details["match_score"] = first.score
-        details["matched_name"] = first.matched
         if self._ranked_mode:
             hit = next((i for i, d in enumerate(item.decisions) if d.tier in _CORRECT), None)
-            details["top5"] = hit is not None
             if hit is not None and hit > 0:
                 item.reason = f"top-1 missed ({first.reason}); rank {hit + 1} matches {item.decisions[hit].matched!r}"
         return item
+
+    def _details(self, item: _Item) -> dict[str, Any]:
+        """``Score.details`` of an item before the judge (see the module docstring for the keys)."""
+        p = item.parsed
+        first = item.decisions[0] if item.decisions else None
+        details: dict[str, Any] = {
+            "format_ok": p.format_ok,
+            "format_score": p.format_score,
+            "format_reason": p.format_reason,
+            "tags": p.tags.as_dict(),
+            "n_chars": p.n_chars,
+            "n_tokens": count_tokens(p.text, self._tokenizer) if self._tokenizer is not None else None,
+            "mixed_language": bool(item.mixed_in),
+            "mixed_in": item.mixed_in,
+            "answers": item.answers,
+            "top1": first is not None and first.tier in _CORRECT and first.status is Status.ok,
+            "hypernym": first is not None and first.tier is Tier.hypernym,
+            "match_score": first.score if first is not None else 0.0,
+            "matched_name": first.matched if first is not None else None,
+        }
+        if self._ranked_mode:
+            details["top5"] = any(d.tier in _CORRECT for d in item.decisions)
+        return details
 
     # ------------------------------------------------------------------ the judge
     def _needs_judge(self, item: _Item) -> bool:
@@ -579,9 +600,22 @@ class DiagnosisScorer(Scorer):
         return tiers, missing
 
     # ------------------------------------------------------------------ scoring
-    def _finish(self, item: _Item) -> Score:
+    def _components(self, item: _Item, credited: bool) -> tuple[float, float, float]:
+        """(format, accuracy, language): the weighted parts of the item's reward."""
+        if item.status is Status.error:
+            return 0.0, 0.0, 0.0
         w = self.weights
-        details = item.details
+        return (w["format"] * item.format_credit, w["accuracy"] if credited else 0.0,
+                -w["language"] * item.language_penalty if w["language"] else 0.0)  # fmt: skip
+
+    def _row(self, item: _Item) -> Row:
+        """The columns :meth:`_finish` gives an item that went to no judge, without building its Score."""
+        correct = item.status is Status.ok and bool(item.decisions) and item.tier in _CORRECT
+        fmt, acc, lang = self._components(item, correct)
+        return fmt + acc + lang, correct, item.answer, item.tier, item.status, (fmt, acc, lang)
+
+    def _finish(self, item: _Item) -> Score:
+        details = self._details(item)
         status, reason, tier = item.status, item.reason, item.tier
         ranked = self._ranked_mode
         det_correct = status is Status.ok and bool(item.decisions) and item.tier in _CORRECT
@@ -615,20 +649,12 @@ class DiagnosisScorer(Scorer):
                     details["top5_judged"] = any(t in _CORRECT for t in judged_tiers)
                 else:
                     details["top5_judged"] = bool(details.get("top5")) and status is Status.ok
-        if status is Status.error:
-            comps = {"format": 0.0, "accuracy": 0.0, "language": 0.0}
-        else:
-            # an unjudged item is rewarded by its deterministic decision (uncertain -> no accuracy credit)
-            credited = det_correct if status is Status.unjudged else correct
-            comps = {
-                "format": w["format"] * item.format_credit,
-                "accuracy": w["accuracy"] if credited else 0.0,
-                "language": -w["language"] * item.language_penalty if w["language"] else 0.0,
-            }
+        # an unjudged item is rewarded by its deterministic decision (uncertain -> no accuracy credit)
+        fmt, acc, lang = self._components(item, det_correct if status is Status.unjudged else correct)
         return _new_score({
-            "reward": comps["format"] + comps["accuracy"] + comps["language"],
+            "reward": fmt + acc + lang,
             "correct": correct,
-            "components": comps,
+            "components": {"format": fmt, "accuracy": acc, "language": lang},
             "extracted": item.answer,
             "tier": tier,
             "status": status,
@@ -653,35 +679,121 @@ class DiagnosisScorer(Scorer):
         """
         return self.score_batch([completion], [reference])[0]
 
-    def score_batch(self, completions: Sequence[str], references: Sequence[Mapping[str, Any]]) -> list[Score]:
+    def score_batch(self, completions: Sequence[str], references: Sequence[Mapping[str, Any]]) -> ScoreBatch:
         """Score many completions; one ``judge_many`` call for the items that need the judge.
 
         Identical (answer, gold) pairs are matched once; gold names are normalised once per record.
-        The cyclic garbage collector is paused while the deterministic part runs (it creates no
-        reference cycles; without the pause, collections triggered by its many small allocations cost
-        about a fifth of the warm hot path in ``bench/bench_rewards.py``) and restored before the judge is called.
+        Without a judge, the batch's columns (reward, components, correct, tier, status, extracted) are
+        filled first and each ``Score`` (with ``details``) is built when it is read: strict-format
+        single answers take a fast path (:meth:`_fast_rows`) whose Score is built by the general path
+        (:meth:`_prepare` + :meth:`_finish`), and the batch checks the two agree. The cyclic garbage collector is paused while the deterministic part runs (it creates
+        no reference cycles; without the pause, collections triggered by its many small allocations cost
+        about a fifth of the warm hot path in ``bench/bench_rewards.py``) and restored before the judge
+        is called.
         """
         if len(completions) != len(references):
             raise ValueError(f"score_batch got {len(completions)} completions but {len(references)} references")
-        items: list[_Item | Score] = []
-        gc_was_enabled = gc.isenabled()
         judging = self.judge is not None and self.config.judge_mode != "never"
+        n = len(completions)
+        scores: list[Score | None] = [None] * n
+        items: list[tuple[int, _Item]] = []
+        gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for c, r in zip(completions, references):
+            golds: list[_Gold | str | None] = [None] * n
+            rows: list[Row | None] = [None] * n
+            if not judging and not self._ranked_mode:
                 try:
-                    items.append(self._prepare(c, r))
+                    rows, golds = self._fast_rows(completions, references)  # type: ignore[assignment]
+                except Exception:  # e.g. an unhashable reference: every item takes the general path
+                    pass
+            for i in [i for i, row in enumerate(rows) if row is None]:
+                try:
+                    items.append((i, self._prepare(completions[i], references[i], golds[i])))
                 except Exception as e:  # never crash the training step on one bad item; report it
-                    items.append(self._error(f"scorer failed: {e!r}"))
+                    scores[i] = self._error(f"scorer failed: {e!r}")
             if judging:
                 if gc_was_enabled:
                     gc.enable()
-                self._run_judge([it for it in items if isinstance(it, _Item)])
+                self._run_judge([it for _, it in items])
                 gc.disable()
-            return [it if isinstance(it, Score) else self._finish(it) for it in items]
+                for i, it in items:
+                    scores[i] = self._finish(it)
+            else:
+                for i, it in items:
+                    rows[i] = self._row(it)
         finally:
             if gc_was_enabled:
                 gc.enable()
+        prepared = dict(items) if not judging else {}
+
+        def build(i: int) -> Score:
+            item = prepared.pop(i, None)
+            return self._finish(item if item is not None else self._prepare(completions[i], references[i]))
+
+        return ScoreBatch(scores, component_names=self.component_names, rows=rows, build=build)
+
+    def _fast_rows(
+        self, completions: Sequence[Any], references: Sequence[Any]
+    ) -> tuple[list[Row | None], list[_Gold | str]]:
+        """(The columns of every item the fast path can score, None for the others; every item's gold
+        set, or why there is none).
+
+        The fast path scores an item with a usable gold record whose completion is in strict format
+        (:func:`strict_spans`: format credit 1, one answer block, which the ``diagnosis_zero`` extraction
+        finds too; the language check runs on each non-ASCII one) or is ASCII (never mixed for Latin:
+        only the answer and format credit are needed, :func:`answer_and_format_score`). It makes the
+        same decisions as :meth:`_prepare` + :meth:`_finish`, which score every other item.
+        """
+        w = self.weights
+        w_format, w_accuracy, w_language = w["format"], w["accuracy"], w["language"]
+        share = self.config.language_penalty == "share"
+        prefill, latin, zero = self._prefill, self._latin, self._zero
+        match, decisions = self._match, self._decision_cache
+        ok, correct_tiers = Status.ok, _CORRECT
+        rows: list[Row | None] = []
+        append = rows.append
+        last_ref: Any = _NO_REFERENCE
+        last_gold: _Gold | str = ""
+        golds: list[_Gold | str] = []
+        for text, ref in zip(completions, references):
+            if ref is not last_ref:  # GRPO groups share one reference record
+                last_gold, last_ref = self._gold_for(ref), ref
+            gold = last_gold
+            golds.append(gold)
+            if text.__class__ is not str or gold.__class__ is str:
+                append(None)
+                continue
+            plain = latin and text.isascii()
+            spans = strict_spans(text, think_prefilled=prefill)
+            answer: str | None
+            penalty = 0.0
+            if spans is not None:
+                answer, credit = text[spans[2] : spans[3]].strip(), 1.0
+                if not plain:
+                    think = text[spans[0] : spans[1]].strip()
+                    mixed_in, mix_share = self._language((("think", think), ("answer", answer), ("after_answer", "")))
+                    penalty = (mix_share if share else 1.0) if mixed_in else 0.0
+            elif plain:
+                if zero:
+                    m = _SEED_ANSWER_RE.search(text)
+                    answer, credit = (m.group(1).strip(), 1.0) if m else (None, 0.0)
+                else:
+                    answer, credit = answer_and_format_score(text, think_prefilled=prefill)
+            else:
+                append(None)
+                continue
+            fmt = w_format * credit
+            language = -w_language * penalty if w_language else 0.0
+            if not answer:
+                status = Status.empty if answer is not None else Status.format_error
+                append((fmt + 0.0 + language, False, answer, Tier.none, status, (fmt, 0.0, language)))
+                continue
+            d = decisions.get((answer, gold.uid, True)) or match(answer, gold, check_hacking=True)  # type: ignore[union-attr]
+            hit = d.status is ok and d.tier in correct_tiers
+            accuracy = w_accuracy if hit else 0.0
+            append((fmt + accuracy + language, hit, answer, d.tier, d.status, (fmt, accuracy, language)))
+        return rows, golds
 
     # ------------------------------------------------------------------ corpus metrics
     def aggregate(self, scores: Sequence[Score]) -> dict[str, float]:

@@ -33,6 +33,7 @@ __all__ = [
     "SCRIPT_RANGES",
     "ScriptReport",
     "detect_scripts",
+    "foreign_letter_count",
     "language_mixing",
     "script_counts",
 ]
@@ -147,10 +148,14 @@ def script_counts(text: str) -> dict[str, int]:
     data = text.encode("utf-8", "surrogatepass")
     n_ascii = len(data) - len(data.translate(None, _ASCII_LETTERS))
     counts: dict[str, int] = {"Latin": n_ascii} if n_ascii else {}
-    if text.isascii():
-        return counts
-    rest = data.translate(None, _ALL_ASCII).decode("utf-8", "surrogatepass")
-    for m in _RUNS_RE.finditer(rest):
+    if not text.isascii():
+        _count_runs(data.translate(None, _ALL_ASCII).decode("utf-8", "surrogatepass"), counts)
+    return counts
+
+
+def _count_runs(non_ascii: str, counts: dict[str, int]) -> dict[str, int]:
+    """Add the letters per script of ``non_ascii`` (a text with no ASCII characters) to ``counts``."""
+    for m in _RUNS_RE.finditer(non_ascii):
         name = m.lastgroup
         if name is not None:
             counts[name] = counts.get(name, 0) + (m.end() - m.start())
@@ -209,3 +214,24 @@ def language_mixing(
         mixed=foreign >= max(min_chars, 1),
         letters=letters,
     )
+
+
+def foreign_letter_count(text: str, expected: str = "Latin", *, allowed: Iterable[str] = ()) -> int:
+    """``language_mixing(text, expected, allowed=allowed).foreign_chars``, looking only at non-ASCII characters.
+
+    ASCII letters are Latin, which every expected script allows (:data:`ALLOWED`), so they are never
+    foreign: the count needs no pass over the (mostly ASCII) rest of the text. Use it when only "is it
+    mixed" matters (``foreign_letter_count(...) >= min_chars``); :func:`language_mixing` also gives the share.
+
+    >>> foreign_letter_count("Fabry disease, 以上です。")  # 以上 (Han), です (Kana), 。 (Han punctuation)
+    5
+    >>> foreign_letter_count("α-thalassemia")
+    0
+    """
+    if expected not in ALLOWED:
+        raise ValueError(f"unknown script {expected!r}; expected one of {', '.join(SCRIPTS)}")
+    if not isinstance(text, str) or text.isascii():
+        return 0
+    ok = ALLOWED[expected] | frozenset(allowed) if allowed else ALLOWED[expected]
+    rest = text.encode("utf-8", "surrogatepass").translate(None, _ALL_ASCII).decode("utf-8", "surrogatepass")
+    return sum(n for name, n in _count_runs(rest, {}).items() if name not in ok)

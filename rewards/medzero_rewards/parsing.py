@@ -26,6 +26,7 @@ __all__ = [
     "END_TOKENS",
     "ParsedCompletion",
     "TagCounts",
+    "answer_and_format_score",
     "count_tokens",
     "is_negated",
     "parse_completion",
@@ -185,15 +186,22 @@ def _partial_format_score(
 ) -> tuple[float, bool]:
     """(0.25 per tag present exactly once and in order with every other tag present exactly once,
     whether some tags present exactly once are out of order)."""
-    single: list[tuple[int, int]] = []  # (kind, start)
-    for kind, spans in enumerate(positions):
-        n = len(spans) + (1 if kind == _THINK_OPEN and prefilled else 0)
-        if n == 1:
-            start = -1 if (kind == _THINK_OPEN and prefilled) else spans[0][0]
-            single.append((kind, start))
+    t_open, t_close, a_open, a_close = positions
+    single: list[tuple[int, int]] = []  # (kind, start) of each tag present exactly once
+    if len(t_open) + prefilled == 1:
+        single.append((_THINK_OPEN, -1 if prefilled else t_open[0][0]))
+    if len(t_close) == 1:
+        single.append((_THINK_CLOSE, t_close[0][0]))
+    if len(a_open) == 1:
+        single.append((_ANSWER_OPEN, a_open[0][0]))
+    if len(a_close) == 1:
+        single.append((_ANSWER_CLOSE, a_close[0][0]))
     in_order = 0
     for kind, start in single:
-        if all((k < kind) == (s < start) for k, s in single if k != kind):
+        for k, s in single:
+            if (k < kind) != (s < start) and k != kind:
+                break
+        else:
             in_order += 1
     return in_order / 4.0, in_order < len(single)
 
@@ -287,20 +295,53 @@ def strict_spans(text: str, *, think_prefilled: bool | None = None) -> tuple[int
     return think_start, p, q + 8, r
 
 
+def _is_prefilled(positions: tuple[list[tuple[int, int]], ...], think_prefilled: bool | None) -> bool:
+    """Was the opening ``<think>`` injected by the chat template? (see :func:`parse_completion`)"""
+    if think_prefilled is not None:
+        return bool(think_prefilled)
+    t_open, t_close, a_open, _ = positions
+    return not t_open and bool(t_close) and (not a_open or t_close[0][0] < a_open[0][0])
+
+
+def _last_answer(text: str, a_open: list[tuple[int, int]], a_close: list[tuple[int, int]]) -> str | None:
+    """The stripped content of the last complete answer block: the last ``</answer>`` and the nearest
+    ``<answer>`` before it; None when there is none."""
+    if a_close:
+        last_cs = a_close[-1][0]
+        for _os, oe in reversed(a_open):
+            if oe <= last_cs:
+                return text[oe:last_cs].strip()
+    return None
+
+
+def answer_and_format_score(text: str, *, think_prefilled: bool | None = None) -> tuple[str | None, float]:
+    """``(p.answer, p.format_score)`` of ``p = parse_completion(text, ...)``, without the rest of ``p``.
+
+    What a reward needs from a completion, without the reasons and result objects (a training step
+    reads the reasons only for the items it logs).
+
+    >>> answer_and_format_score("<think>fever</think><answer>Fabry disease</answer>")
+    ('Fabry disease', 1.0)
+    >>> answer_and_format_score("<think>fever</think><think>rash</think><answer>Fabry disease</answer>")
+    ('Fabry disease', 0.5)
+    """
+    if not isinstance(text, str):
+        return None, 0.0
+    spans = strict_spans(text, think_prefilled=think_prefilled)
+    if spans is not None:
+        return text[spans[2] : spans[3]].strip(), 1.0
+    positions = _scan_tags(text)
+    prefilled = _is_prefilled(positions, think_prefilled)
+    return _last_answer(text, positions[2], positions[3]), _partial_format_score(positions, prefilled)[0]
+
+
 def _parse_general(text: str, think_prefilled: bool | None) -> ParsedCompletion:
 
     # positions[kind] = list of (start, end) of each tag of that kind, in text order.
     positions = _scan_tags(text)
     t_open, t_close, a_open, a_close = positions
 
-    # Was the opening <think> injected by the chat template?
-    if think_prefilled is None:
-        prefilled = (
-            not t_open and bool(t_close) and (not a_open or t_close[0][0] < a_open[0][0])
-        )
-    else:
-        prefilled = bool(think_prefilled)
-
+    prefilled = _is_prefilled(positions, think_prefilled)
     counts = TagCounts(
         think_open=len(t_open) + (1 if prefilled else 0),
         think_close=len(t_close),
@@ -317,16 +358,8 @@ def _parse_general(text: str, think_prefilled: bool | None) -> ParsedCompletion:
                 think_span = (think_start, cs)
                 break
 
-    # Answer: the last </answer> and the nearest <answer> before it.
-    answer: str | None = None
-    after_answer = ""
-    if a_close:
-        last_cs, last_ce = a_close[-1]
-        for _os, oe in reversed(a_open):
-            if oe <= last_cs:
-                answer = text[oe:last_cs].strip()
-                break
-        after_answer = _strip_end_tokens(text[last_ce:])
+    answer = _last_answer(text, a_open, a_close)
+    after_answer = _strip_end_tokens(text[a_close[-1][1] :]) if a_close else ""
 
     reasons: list[str] = []
     counts_list = (counts.think_open, counts.think_close, counts.answer_open, counts.answer_close)

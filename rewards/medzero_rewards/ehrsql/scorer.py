@@ -68,7 +68,7 @@ from medzero_rewards.ehrsql.metrics import ehrsql_metrics, outcome
 from medzero_rewards.ehrsql.pool import WorkerPool
 from medzero_rewards.ehrsql.postprocess import NULL_LABEL, post_process_sql
 from medzero_rewards.ehrsql.results import normalize_answer
-from medzero_rewards.types import Score, Status, Tier
+from medzero_rewards.types import Score, ScoreBatch, Status, Tier
 
 __all__ = ["PRESETS", "EhrsqlConfig", "EhrsqlScorer", "make_ehrsql"]
 
@@ -287,11 +287,12 @@ class EhrsqlScorer(Scorer):
         """Score one model completion against one EHRSQL record (see module docstring)."""
         return self.score_batch([completion], [reference])[0]
 
-    def score_batch(self, completions: Sequence[str], references: Sequence[Mapping[str, Any]]) -> list[Score]:
+    def score_batch(self, completions: Sequence[str], references: Sequence[Mapping[str, Any]]) -> ScoreBatch:
         """Score model completions; shares execution across the batch (GRPO groups repeat SQL)."""
         if len(completions) != len(references):
             raise ValueError(f"score_batch got {len(completions)} completions but {len(references)} references")
-        return self._score([extract_sql(c) for c in completions], references)
+        return ScoreBatch(self._score([extract_sql(c) for c in completions], references),
+                          component_names=self.component_names)  # fmt: skip
 
     def score_sql(self, sql: str, reference: Mapping[str, Any]) -> Score:
         """Score one submission entry (raw SQL or ``"null"``) against one record."""
