@@ -11,11 +11,14 @@ Scored by
       ``0.8 * difflib.SequenceMatcher(None, a, b).ratio() + 0.2 * word-Jaccard`` on lowercased,
       stripped strings, correct when > 0.8; reward 1.0 / 0.1 (answer extracted, wrong) / 0 (none);
   (b) ``get_scorer("rarearena_rdc", ...).score_batch`` with every feature on: parser format credit
-      and tag counts, language check, tiers with the Orphanet hierarchy, hack detection.
+      and tag counts, language check, tiers with the Orphanet hierarchy, hack detection; read two ways:
+      the GRPO path (every column ``medzero_train`` reads: each component, reward, correct, tier,
+      status, extracted answer) and the evaluation path (every ``Score`` object built, with details).
 
 Prints completions/s for each and the ratio (one process, one core), cold (fresh scorer, cleared
-normalisation cache) and warm (same scorer again), the agreement matrix of the two, and with
-``--profile`` where (b)'s time goes.
+normalisation cache: every (answer, gold) pair decided for the first time) and warm (same scorer
+again: every decision cached), the agreement matrix of the two, and with ``--profile`` where (b)'s
+time goes.
 
     python bench/bench_rewards.py                   # data from $MEDZERO_DATA or ../shared/data
     python bench/bench_rewards.py --n 10000 --profile
@@ -223,7 +226,21 @@ def run_bare(completions: Sequence[str], references: Sequence[dict[str, Any]]) -
     return [bare_reward(c, r["diagnosis"]) for c, r in zip(completions, references)]
 
 
-def run_ours(scorer: Any, completions: Sequence[str], references: Sequence[dict[str, Any]]) -> list[Any]:
+def run_ours(scorer: Any, completions: Sequence[str], references: Sequence[dict[str, Any]]) -> list[float]:
+    """The GRPO path: ``score_batch``, then every column ``medzero_train``'s reward functions and logging read
+    (each component, reward, correct, tier, status, extracted answer); returns the rewards."""
+    out: list[float] = []
+    for i in range(0, len(completions), BATCH):
+        batch = scorer.score_batch(completions[i : i + BATCH], references[i : i + BATCH])
+        for name in batch.component_names:
+            batch.component(name)
+        batch.correct, batch.tiers, batch.statuses, batch.extracted  # noqa: B018
+        out.extend(batch.rewards)
+    return out
+
+
+def run_ours_scores(scorer: Any, completions: Sequence[str], references: Sequence[dict[str, Any]]) -> list[Any]:
+    """The evaluation path: ``score_batch``, then every ``Score`` object built (with its ``details``)."""
     out: list[Any] = []
     for i in range(0, len(completions), BATCH):
         out.extend(scorer.score_batch(completions[i : i + BATCH], references[i : i + BATCH]))
@@ -236,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path(default_data))
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--profile", action="store_true", help="cProfile one cold run of (b)")
+    ap.add_argument("--profile", action="store_true", help="cProfile one cold run of (b), every Score built")
     args = ap.parse_args(argv)
     if not (args.data / "rarebench").is_dir():
         print(f"data not found at {args.data} (use --data or MEDZERO_DATA)", file=sys.stderr)
@@ -253,22 +270,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     make()  # load the hierarchy file once (cached per path), outside the timings
 
-    def cold() -> list[Any]:
+    def cold(run: Callable[..., list[Any]]) -> list[Any]:
         analyze_name.cache_clear()
-        return run_ours(make(), completions, references)
+        return run(make(), completions, references)
 
     warm_scorer = make()
     run_ours(warm_scorer, completions, references)
 
-    # Interleaved repeats (seed, cold, warm, parser alone), best of each: the machine may be shared.
+    # Interleaved repeats, best of each: the machine may be shared.
     times: dict[str, float] = {}
     seed_out: list[float] = []
     ours: list[Any] = []
     for _ in range(args.repeats):
         for name, fn in (
             ("seed", lambda: run_seed(completions, references)),
-            ("cold", cold),
+            ("cold", lambda: cold(run_ours)),
             ("warm", lambda: run_ours(warm_scorer, completions, references)),
+            ("cold_scores", lambda: cold(run_ours_scores)),
+            ("warm_scores", lambda: run_ours_scores(warm_scorer, completions, references)),
             ("parse", lambda: [parse_completion(c) for c in completions]),
             ("bare", lambda: run_bare(completions, references)),
         ):
@@ -276,21 +295,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             times[name] = min(times.get(name, float("inf")), t)
             if name == "seed":
                 seed_out = out
-            elif name == "cold":
+            elif name == "cold_scores":
                 ours = out
     n = len(completions)
     t_seed = times["seed"]
     print(f"\n(a) seed re-implementation : {n / t_seed:>10,.0f} completions/s  ({t_seed / n * 1e6:6.1f} us each)")
-    for key, label in (("cold", "cold caches"), ("warm", "warm caches")):
+    for key, label in (
+        ("warm", "GRPO columns, warm caches"),
+        ("cold", "GRPO columns, cold caches"),
+        ("warm_scores", "every Score built, warm"),
+        ("cold_scores", "every Score built, cold"),
+    ):
         t = times[key]
-        print(f"(b) score_batch, {label}: {n / t:>10,.0f} completions/s  ({t / n * 1e6:6.1f} us each)"
+        print(f"(b) score_batch, {label:<26}: {n / t:>10,.0f} completions/s  ({t / n * 1e6:6.1f} us each)"
               f"  = {t_seed / t:.1f}x the seed")  # fmt: skip
     tb = times["bare"]
     print(f"(c) bare rfind + one rapidfuzz compare (the practical limit): {n / tb:>10,.0f} completions/s"
           f"  ({tb / n * 1e6:6.1f} us each) = {t_seed / tb:.1f}x the seed;"
-          f" (b) warm reaches {tb / times['warm']:.0%} of it")  # fmt: skip
+          f" (b) GRPO columns, warm, reach {tb / times['warm']:.0%} of it")  # fmt: skip
     tp = times["parse"]
-    print(f"    of which parse_completion alone: {tp / n * 1e6:.1f} us each ({n / tp:,.0f}/s)")
+    print(f"    parse_completion alone: {tp / n * 1e6:.1f} us each ({n / tp:,.0f}/s)")
+    rewards = run_ours(warm_scorer, completions, references)
+    assert rewards == [s.reward for s in ours], "the GRPO columns disagree with the built Scores"
 
     def ours_class(s: Any) -> str:
         if s.correct:
@@ -324,11 +350,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         analyze_name.cache_clear()
         scorer = make()
         prof.enable()
-        run_ours(scorer, completions, references)
+        run_ours_scores(scorer, completions, references)
         prof.disable()
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(18)
-        print("\nprofile of one cold (b) run, by own time:")
+        print("\nprofile of one cold (b) run (every Score built), by own time:")
         print("\n".join(buf.getvalue().splitlines()[:40]))
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -43,6 +44,13 @@ def test_rewards_installs_without_heavy_dependencies(tmp_path: Path) -> None:
         "print(sorted(list_scorers()), r.correct)"
     )
     out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "['ehrsql', 'rarearena_rdc', 'rarearena_rds'] True"
+    # The optional C extension is built where there is a compiler, and the package works without it.
+    probe = "import medzero_rewards.parsing as p; print(p._speedups is not None)"
+    built = subprocess.run([str(py), "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
+    assert built == str(shutil.which("cc") is not None or shutil.which("gcc") is not None)
+    blocked = "import sys; sys.modules['medzero_rewards._speedups'] = None;" + code  # the import fails
+    out = subprocess.run([str(py), "-c", blocked], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "['ehrsql', 'rarearena_rdc', 'rarearena_rds'] True"
 
 

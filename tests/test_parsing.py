@@ -6,6 +6,7 @@ import ast
 import csv
 import doctest
 import json
+import os
 import re
 from pathlib import Path
 
@@ -559,7 +560,8 @@ NEAR_STRICT = st.tuples(
 @given(st.one_of(NEAR_STRICT, NEAR_STRICT, TAG_TEXTS, st.text()), st.sampled_from([None, True, False]))
 def test_strict_fast_path_equals_the_general_path(text: str, prefilled: bool | None) -> None:
     assert parse_completion(text, think_prefilled=prefilled) == parsing._parse_general(text, prefilled)
-    spans = parsing.strict_spans(text, think_prefilled=prefilled)
+    spans = parsing.strict_spans_python(text, think_prefilled=prefilled)
+    assert parsing.strict_spans(text, think_prefilled=prefilled) == spans  # compiled == Python
     if spans is not None:  # strict_spans says "strict format" only when the general parser agrees
         p = parsing._parse_general(text, prefilled)
         assert p.format_score == 1.0 and p.after_answer == "" and p.tags == TagCounts(1, 1, 1, 1)
@@ -597,3 +599,22 @@ def _format_score_by_definition(positions: tuple[list[tuple[int, int]], ...], pr
 def test_partial_format_score_follows_its_definition(text: str, prefilled: bool) -> None:
     positions = parsing._scan_tags(text)
     assert parsing._partial_format_score(positions, prefilled) == _format_score_by_definition(positions, prefilled)
+
+
+def test_the_compiled_strict_spans_is_built_and_used() -> None:
+    """CI builds the C extension (a compiler is there); elsewhere it is optional and may be absent."""
+    if parsing._speedups is None:
+        assert not os.environ.get("CI"), "medzero_rewards._speedups was not built"
+        pytest.skip("built without the optional C extension; the Python version is in use")
+    assert parsing.strict_spans is parsing._speedups.strict_spans
+    with pytest.raises(TypeError, match="must be str"):
+        parsing.strict_spans(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be str"):
+        parsing.strict_spans_python(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        parsing.strict_spans("x", prefilled=True)  # type: ignore[call-arg]
+    for text in ("<think>ü</think><answer>😀 Fabry</answer>\u3000<|im_end|>\n", "\u2028<think>x</think>\u00a0<answer>y</answer>",
+                 "<think>x</think><answer>y</answer> <|im_end|> x", "<think>x</think><answer>y</answer><|im_end|><"):
+        for prefilled in (None, True, False, 0, 1):
+            got = parsing.strict_spans(text, think_prefilled=prefilled)  # type: ignore[arg-type]
+            assert got == parsing.strict_spans_python(text, think_prefilled=prefilled), (text, prefilled)

@@ -55,7 +55,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -202,6 +202,10 @@ class _Decision:
     reason: str
     score: float
     matched: str | None
+    correct: bool = field(init=False)  # an ok exact/synonym match: what earns the accuracy component
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "correct", self.status is Status.ok and self.tier in _CORRECT)
 
 
 @dataclass(slots=True)
@@ -729,7 +733,7 @@ class DiagnosisScorer(Scorer):
 
         def build(i: int) -> Score:
             item = prepared.pop(i, None)
-            return self._finish(item if item is not None else self._prepare(completions[i], references[i]))
+            return self._finish(item if item is not None else self._prepare(completions[i], references[i], golds[i]))
 
         return ScoreBatch(scores, component_names=self.component_names, rows=rows, build=build)
 
@@ -750,7 +754,7 @@ class DiagnosisScorer(Scorer):
         share = self.config.language_penalty == "share"
         prefill, latin, zero = self._prefill, self._latin, self._zero
         match, decisions = self._match, self._decision_cache
-        ok, correct_tiers = Status.ok, _CORRECT
+        no_penalty = -w_language * 0.0 if w_language else 0.0  # what _components gives a penalty of 0
         rows: list[Row | None] = []
         append = rows.append
         last_ref: Any = _NO_REFERENCE
@@ -784,15 +788,14 @@ class DiagnosisScorer(Scorer):
                 append(None)
                 continue
             fmt = w_format * credit
-            language = -w_language * penalty if w_language else 0.0
+            language = (-w_language * penalty if w_language else 0.0) if penalty else no_penalty
             if not answer:
                 status = Status.empty if answer is not None else Status.format_error
                 append((fmt + 0.0 + language, False, answer, Tier.none, status, (fmt, 0.0, language)))
                 continue
             d = decisions.get((answer, gold.uid, True)) or match(answer, gold, check_hacking=True)  # type: ignore[union-attr]
-            hit = d.status is ok and d.tier in correct_tiers
-            accuracy = w_accuracy if hit else 0.0
-            append((fmt + accuracy + language, hit, answer, d.tier, d.status, (fmt, accuracy, language)))
+            accuracy = w_accuracy if d.correct else 0.0
+            append((fmt + accuracy + language, d.correct, answer, d.tier, d.status, (fmt, accuracy, language)))
         return rows, golds
 
     # ------------------------------------------------------------------ corpus metrics

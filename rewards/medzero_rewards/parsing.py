@@ -33,6 +33,7 @@ __all__ = [
     "parse_ranked_list",
     "split_candidates",
     "strict_spans",
+    "strict_spans_python",
 ]
 
 END_TOKENS: tuple[str, ...] = (
@@ -252,8 +253,11 @@ def parse_completion(text: str, *, think_prefilled: bool | None = None) -> Parse
     )
 
 
-def strict_spans(text: str, *, think_prefilled: bool | None = None) -> tuple[int, int, int, int] | None:
+def strict_spans_python(text: str, *, think_prefilled: bool | None = None) -> tuple[int, int, int, int] | None:
     """The common case of :func:`parse_completion` in a few ``str.find`` calls: a completion in strict format.
+
+    :func:`strict_spans` is this function, compiled when the optional C extension
+    ``medzero_rewards._speedups`` is built (same results; the tests compare the two).
 
     Returns ``(think_start, think_end, answer_start, answer_end)`` (the contents of the think and answer
     blocks are ``text[think_start:think_end]`` and ``text[answer_start:answer_end]``; ``think_start`` is 0
@@ -261,15 +265,18 @@ def strict_spans(text: str, *, think_prefilled: bool | None = None) -> tuple[int
     lowercase tags ``<think>`` (absent when prefilled), ``</think>``, ``<answer>``, ``</answer>``, with
     only whitespace before ``<think>`` and between ``</think>`` and ``<answer>``, and only whitespace and
     chat end tokens after ``</answer>``. Otherwise None, and :func:`parse_completion` takes its general
-    path. The answer may be empty (a format error :func:`parse_completion` reports).
+    path. The answer may be empty (a format error :func:`parse_completion` reports). ``text`` must be a
+    ``str`` (``TypeError`` otherwise).
 
-    >>> strict_spans("<think>fever</think>\\n<answer>Fabry disease</answer><|im_end|>")
+    >>> strict_spans_python("<think>fever</think>\\n<answer>Fabry disease</answer><|im_end|>")
     (7, 12, 29, 42)
-    >>> strict_spans("fever</think><answer>Fabry disease</answer>")  # prefilled <think>
+    >>> strict_spans_python("fever</think><answer>Fabry disease</answer>")  # prefilled <think>
     (0, 5, 21, 34)
-    >>> strict_spans("<think>a < b</think><answer>x</answer>") is None  # another "<": the general path decides
+    >>> strict_spans_python("<think>a < b</think><answer>x</answer>") is None  # another "<": the general path decides
     True
     """
+    if not isinstance(text, str):
+        raise TypeError(f"strict_spans() argument must be str, not {type(text).__name__}")
     find, startswith = text.find, text.startswith
     p = find("<")
     if startswith("<think>", p):
@@ -293,6 +300,18 @@ def strict_spans(text: str, *, think_prefilled: bool | None = None) -> tuple[int
     if end < len(text) and not text[end:].isspace() and (find("<", end) < 0 or _strip_end_tokens(text[end:])):
         return None
     return think_start, p, q + 8, r
+
+
+try:
+    from medzero_rewards import _speedups
+except ImportError:  # installed without a C compiler: the Python version, same results
+    _speedups = None
+
+strict_spans = strict_spans_python
+"""``strict_spans(text, *, think_prefilled=None)``: :func:`strict_spans_python`, compiled when available."""
+if _speedups is not None:
+    _speedups.set_end_token_stripper(_strip_end_tokens)
+    strict_spans = _speedups.strict_spans  # noqa: F811
 
 
 def _is_prefilled(positions: tuple[list[tuple[int, int]], ...], think_prefilled: bool | None) -> bool:

@@ -74,7 +74,7 @@ class ScoreBatch(Sequence[Score]):
     ([1.2], [1.0], True, True)
     """
 
-    __slots__ = ("component_names", "_scores", "_rows", "_build")
+    __slots__ = ("component_names", "_scores", "_rows", "_build", "_columns")
 
     def __init__(
         self,
@@ -103,6 +103,7 @@ class ScoreBatch(Sequence[Score]):
             elif s is None and build is None:
                 raise ValueError(f"item {i} has only a row and there is no build function")
             self._rows.append(r)
+        self._columns: list[tuple[Any, ...]] | None = None
 
     # -- the sequence of Score ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -154,41 +155,51 @@ class ScoreBatch(Sequence[Score]):
         return (s.reward, s.correct, s.extracted, s.tier, s.status,
                 tuple(s.components.get(c, 0.0) for c in self.component_names))  # fmt: skip
 
+    def _column(self, k: int) -> list[Any]:
+        """Column ``k``: 0-4 the fields of :data:`Row`, 5 + j the j-th component."""
+        if self._columns is None:  # C-level transposes serve every column
+            n_columns = 5 + len(self.component_names)
+            if self._rows:
+                fields = list(zip(*self._rows))
+                self._columns = fields[:5] + (list(zip(*fields[5])) if self.component_names else [])
+            else:
+                self._columns = [()] * n_columns
+        return list(self._columns[k])
+
     @property
     def rewards(self) -> list[float]:
         """``Score.reward`` of every item."""
-        return [r[0] for r in self._rows]
+        return self._column(0)
 
     @property
     def correct(self) -> list[bool]:
         """``Score.correct`` of every item."""
-        return [r[1] for r in self._rows]
+        return self._column(1)
 
     @property
     def extracted(self) -> list[str | None]:
         """``Score.extracted`` of every item."""
-        return [r[2] for r in self._rows]
+        return self._column(2)
 
     @property
     def tiers(self) -> list[Tier]:
         """``Score.tier`` of every item."""
-        return [r[3] for r in self._rows]
+        return self._column(3)
 
     @property
     def statuses(self) -> list[Status]:
         """``Score.status`` of every item."""
-        return [r[4] for r in self._rows]
+        return self._column(4)
 
     def component(self, name: str) -> list[float]:
-        """``Score.components[name]`` of every item (0.0 where an item has no such component).
+        """``Score.components[name]`` of every item.
 
         ``name`` must be one of :attr:`component_names` (``KeyError`` otherwise): a column of the
         batch, not a guess.
         """
         if name not in self.component_names:
             raise KeyError(f"{name!r} is not a component of this batch; components: {self.component_names}")
-        k = self.component_names.index(name)
-        return [r[5][k] for r in self._rows]
+        return self._column(5 + self.component_names.index(name))
 
 
 def _restore_batch(scores: list[Score], component_names: tuple[str, ...]) -> ScoreBatch:
