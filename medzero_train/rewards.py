@@ -5,8 +5,8 @@ Each scorer's :class:`~medzero_rewards.Score` splits its ``reward`` into weighte
 (``format_reward``, ``accuracy_reward`` ...), so TRL logs ``rewards/<component>_reward/mean`` for each; a row
 gets each component from its own task's scorer, and a row's components sum to that scorer's reward
 (TRL's ``reward_weights`` stay 1; the weights live in the scorer config). A completion batch is scored
-**once**: the first component function of a batch calls ``scorer.score_batch`` and caches the ``Score`` s,
-the others read the cache.
+**once**: the first component function of a batch calls ``scorer.score_batch`` and caches the
+:class:`~medzero_rewards.ScoreBatch`, the others read its columns (no ``Score`` object is built in a step).
 
 Conventions (TRL 1.16): every dataset column arrives as a keyword argument (``reference`` holds the
 JSON-encoded reference record, ``task`` the scorer name), plus ``trainer_state``, ``log_extra`` and
@@ -23,9 +23,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from medzero_rewards import Score, Scorer, Status, Tier, get_scorer
+from medzero_rewards import Score, ScoreBatch, Scorer, Status, Tier, get_scorer
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +74,38 @@ def references_from_kwargs(n: int, kwargs: Mapping[str, Any]) -> list[dict[str, 
     return [{k: v[i] for k, v in columns.items()} for i in range(n)]
 
 
+@dataclass
+class ScoredRows:
+    """One batch of rows scored by one task's scorer: its :class:`ScoreBatch` and, for each row, the index of
+    its item there (``None``: another task's row, no reference, or its scoring failed)."""
+
+    batch: ScoreBatch
+    index: list[int | None]
+
+    def column(self, values: Sequence[Any]) -> list[Any]:
+        """Per row: ``values[item]``, or ``None`` for a row without an item."""
+        return [None if j is None else values[j] for j in self.index]
+
+    def component(self, name: str) -> list[float | None]:
+        """Per row: the ``name`` component of its score (0.0 where its score has no such component)."""
+        batch = self.batch
+        if name in batch.component_names:
+            return self.column(batch.component(name))  # a column: no Score object is built
+        return self.column([float(s.components.get(name, 0.0)) for s in batch])
+
+    def scores(self) -> list[Score | None]:
+        """Per row: its :class:`Score` (built from the batch's columns on first read)."""
+        return self.column(self.batch)
+
+
 class BatchScorer:
-    """Scores each completion batch once with one scorer; component reward functions read the cached scores.
+    """Scores each completion batch once with one scorer; component reward functions read its columns.
 
     Rows whose ``task`` column names another scorer are not scored (``None``). Per batch it logs, through
     TRL's ``log_metric``: the accuracy, the share of each tier and status, the number of scorer errors and the
-    wall time of scoring (``medzero/<task>/reward_time_s``); through ``log_extra``: the extracted answer.
+    wall time of scoring (``medzero/<task>/reward_time_s``); through ``log_extra``: the extracted answer and
+    the status. Everything is read from the :class:`ScoreBatch` columns, so a training step builds no
+    ``Score`` objects (only those of failed items, whose reasons it logs).
 
     >>> from medzero_rewards import Scorer, Score
     >>> class Exact(Scorer):
@@ -101,12 +128,12 @@ class BatchScorer:
         self.weighted = weighted
         self.n_mismatch = 0  # weighted scores whose components did not sum to the reward
         self.n_scored = 0  # completions scored (cache misses)
-        self.n_errors = 0  # completions whose scoring failed (returned as None)
+        self.n_errors = 0  # completions whose scoring failed (not scored: None)
         self.seconds = 0.0  # wall time spent inside the reward functions of this scorer
         self._key: tuple[Any, ...] | None = None
-        self._cached: list[Score | None] = []
+        self._cached: ScoredRows | None = None
         self._lock = threading.Lock()
-        self._pending: dict[tuple[Any, ...], asyncio.Future[list[Score | None]]] = {}
+        self._pending: dict[tuple[Any, ...], asyncio.Future[ScoredRows]] = {}
 
     # -- scoring -------------------------------------------------------------------------------------------
     def _applicable(self, tasks: Sequence[Any] | None, n: int) -> list[bool]:
@@ -114,70 +141,96 @@ class BatchScorer:
             return [True] * n
         return [t is None or t == self.task for t in tasks]
 
-    def _score_now(
-        self, texts: list[str], refs: list[dict[str, Any] | None], mask: list[bool]
-    ) -> list[Score | None]:
-        idx = [i for i, ok in enumerate(mask) if ok and refs[i] is not None]
-        out: list[Score | None] = [None] * len(texts)
-        if not idx:
-            return out
-        sub_texts = [texts[i] for i in idx]
-        sub_refs = [refs[i] for i in idx]
+    def _batch(self, texts: list[str], refs: list[dict[str, Any]]) -> ScoreBatch:
+        names = getattr(self.scorer, "component_names", ())
         try:
-            scores: list[Score | None] = list(self.scorer.score_batch(sub_texts, sub_refs))  # type: ignore[arg-type]
+            batch = self.scorer.score_batch(texts, refs)  # type: ignore[arg-type]
+            return batch if isinstance(batch, ScoreBatch) else ScoreBatch(list(batch), component_names=names)
         except Exception:  # fall back to one by one, so one bad item does not void the batch
             logger.exception("%s: score_batch failed; scoring items one by one", self.task)
-            scores = []
-            for text, ref in zip(sub_texts, sub_refs):
-                try:
-                    scores.append(self.scorer.score(text, ref))  # type: ignore[arg-type]
-                except Exception:
-                    logger.exception("%s: scorer failed on one completion", self.task)
-                    scores.append(None)
-        for i, score in zip(idx, scores):
-            if score is not None and score.status == Status.error:
-                logger.warning("%s: scorer error on a completion: %s", self.task, score.reason)
-                score = None
-            if score is not None and self.weighted:
-                total = sum(float(score.components.get(c, 0.0)) for c in self.components)
-                if abs(total - score.reward) > 1e-6:
+        scores: list[Score] = []
+        for text, ref in zip(texts, refs):
+            try:
+                scores.append(self.scorer.score(text, ref))  # type: ignore[arg-type]
+            except Exception as e:
+                logger.exception("%s: scorer failed on one completion", self.task)
+                scores.append(Score(reward=0.0, correct=False, status=Status.error, reason=f"scorer failed: {e!r}"))
+        return ScoreBatch(scores, component_names=names)
+
+    def _score_now(self, texts: list[str], refs: list[dict[str, Any] | None], mask: list[bool]) -> ScoredRows:
+        idx = [i for i, ok in enumerate(mask) if ok and refs[i] is not None]
+        batch = self._batch([texts[i] for i in idx], [refs[i] for i in idx]) if idx else ScoreBatch([])  # type: ignore[misc]
+        index: list[int | None] = [None] * len(texts)
+        for k, (i, status) in enumerate(zip(idx, batch.statuses)):
+            if status is Status.error:
+                logger.warning("%s: scorer error on a completion: %s", self.task, batch[k].reason)
+                self.n_errors += 1
+            else:
+                index[i] = k
+        if self.weighted and idx:
+            rows = ScoredRows(batch, list(range(len(idx))))
+            columns = [rows.component(c) for c in self.components]
+            for k, reward in enumerate(batch.rewards):
+                total = sum(float(col[k] or 0.0) for col in columns)
+                if index[idx[k]] is not None and abs(total - reward) > 1e-6:
                     self.n_mismatch += 1
                     raise ValueError(
-                        f"{self.task}: components {score.components} do not sum to the reward {score.reward}; "
+                        f"{self.task}: components {batch[k].components} do not sum to the reward {reward}; "
                         "the per-component reward functions would train on a different reward"
                     )
-            out[i] = score
-        for i in idx:
-            if out[i] is None:
-                self.n_errors += 1
         self.n_scored += len(idx)
-        return out
+        return ScoredRows(batch, index)
 
     @staticmethod
     def _key_of(texts: list[str], refs: Sequence[Any], mask: list[bool]) -> tuple[Any, ...]:
         return (tuple(texts), tuple(json.dumps(r, sort_keys=True, default=str) for r in refs), tuple(mask))
 
-    def _log(self, scores: list[Score | None], mask: list[bool], elapsed: float, kwargs: Mapping[str, Any]) -> None:
+    def _log(self, scored: ScoredRows, mask: list[bool], elapsed: float, kwargs: Mapping[str, Any]) -> None:
         log_metric: Callable[[str, float], None] | None = kwargs.get("log_metric")
         log_extra: Callable[[str, list[Any]], None] | None = kwargs.get("log_extra")
-        mine = [s for s, ok in zip(scores, mask) if ok]
-        if log_metric is not None and mine:
-            ok = [s for s in mine if s is not None]
+        batch = scored.batch
+        mine = [j for j, ok in zip(scored.index, mask) if ok]
+        if log_metric is not None and mask and any(mask):
+            ok = [j for j in mine if j is not None]
             prefix = f"medzero/{self.task}"
             log_metric(f"{prefix}/reward_time_s", elapsed)
-            log_metric(f"{prefix}/scorer_errors", float(len(mine) - len(ok)))
+            log_metric(f"{prefix}/scorer_errors", float(sum(mask) - len(ok)))
             if ok:
-                log_metric(f"{prefix}/accuracy", sum(s.correct for s in ok) / len(ok))
-                log_metric(f"{prefix}/reward", sum(s.reward for s in ok) / len(ok))
+                n = len(ok)
+                correct, rewards, tiers, statuses = batch.correct, batch.rewards, batch.tiers, batch.statuses
+                log_metric(f"{prefix}/accuracy", sum(correct[j] for j in ok) / n)
+                log_metric(f"{prefix}/reward", sum(rewards[j] for j in ok) / n)
                 for c in self.components:
-                    log_metric(f"{prefix}/component/{c}", sum(float(s.components.get(c, 0.0)) for s in ok) / len(ok))
+                    values = ScoredRows(batch, ok).component(c)
+                    log_metric(f"{prefix}/component/{c}", sum(float(v or 0.0) for v in values) / n)
                 for tier in Tier:
-                    log_metric(f"{prefix}/tier/{tier.value}", sum(s.tier == tier for s in ok) / len(ok))
+                    log_metric(f"{prefix}/tier/{tier.value}", sum(tiers[j] == tier for j in ok) / n)
                 for status in Status:
-                    log_metric(f"{prefix}/status/{status.value}", sum(s.status == status for s in ok) / len(ok))
+                    log_metric(f"{prefix}/status/{status.value}", sum(statuses[j] == status for j in ok) / n)
         if log_extra is not None:
-            log_extra(f"{self.task}/extracted", [s.extracted if s is not None else None for s in scores])
-            log_extra(f"{self.task}/status", [s.status.value if s is not None else None for s in scores])
+            log_extra(f"{self.task}/extracted", scored.column(batch.extracted))
+            log_extra(f"{self.task}/status", [None if s is None else s.value for s in scored.column(batch.statuses)])
+
+    def scored(
+        self,
+        completions: Sequence[Completion],
+        references: Sequence[dict[str, Any] | None],
+        tasks: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> ScoredRows:
+        """The batch's :class:`ScoredRows`: computed on the first call for this batch, cached for the next ones."""
+        texts = [completion_text(c) for c in completions]
+        mask = self._applicable(tasks, len(texts))
+        key = self._key_of(texts, references, mask)
+        with self._lock:
+            if key == self._key and self._cached is not None:
+                return self._cached
+            start = time.perf_counter()
+            scored = self._score_now(texts, list(references), mask)
+            elapsed = time.perf_counter() - start
+            self._key, self._cached = key, scored
+        self._log(scored, mask, elapsed, kwargs)
+        return scored
 
     def scores(
         self,
@@ -186,45 +239,27 @@ class BatchScorer:
         tasks: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> list[Score | None]:
-        """Scores of a batch: computed on the first call for this batch, cached for the next ones."""
-        texts = [completion_text(c) for c in completions]
-        mask = self._applicable(tasks, len(texts))
-        key = self._key_of(texts, references, mask)
-        with self._lock:
-            if key == self._key:
-                return self._cached
-            start = time.perf_counter()
-            scores = self._score_now(texts, list(references), mask)
-            elapsed = time.perf_counter() - start
-            self._key, self._cached = key, scores
-        self._log(scores, mask, elapsed, kwargs)
-        return scores
+        """Every row's :class:`Score` (``None``: not this task's row, or its scoring failed); cached per batch."""
+        return self.scored(completions, references, tasks, **kwargs).scores()
 
-    async def ascores(
+    async def ascored(
         self,
         completions: Sequence[Completion],
         references: Sequence[dict[str, Any] | None],
         tasks: Sequence[Any] | None = None,
         **kwargs: Any,
-    ) -> list[Score | None]:
-        """Async :meth:`scores`: scoring runs in a worker thread; concurrent calls for one batch share it."""
+    ) -> ScoredRows:
+        """Async :meth:`scored`: scoring runs in a worker thread; concurrent calls for one batch share it."""
         texts = [completion_text(c) for c in completions]
         mask = self._applicable(tasks, len(texts))
         key = self._key_of(texts, references, mask)
-        if key == self._key:
+        if key == self._key and self._cached is not None:
             return self._cached
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(asyncio.to_thread(self.scores, completions, references, tasks, **kwargs))
+            pending = asyncio.ensure_future(asyncio.to_thread(self.scored, completions, references, tasks, **kwargs))
             self._pending = {key: pending}  # only the current batch is ever pending
         return await asyncio.shield(pending)
-
-    # -- per-component values ----------------------------------------------------------------------------------
-    def component_values(self, component: str, scores: Sequence[Score | None]) -> list[float | None]:
-        """One component of each score (``None`` where not scored); a component a score lacks contributed 0."""
-        return [None if s is None else float(s.components.get(component, 0.0)) for s in scores]
-
-
 
 
 def scorer_components(scorer: Scorer, probe_reference: Mapping[str, Any] | None = None) -> tuple[list[str], bool]:
@@ -298,48 +333,57 @@ class RewardSet:
             raise ValueError("several tasks are configured but the dataset has no 'task' column")
         return refs, tasks
 
-    def _merge(self, per_task: Mapping[str, list[Score | None]], tasks: list[Any] | None, n: int) -> list[Score | None]:
-        if tasks is None:
-            return next(iter(per_task.values()))
-        return [per_task[t][i] if t in per_task else None for i, t in enumerate(tasks)]
-
-    def scores(self, completions: Sequence[Completion], **kwargs: Any) -> list[Score | None]:
-        """Every row's :class:`Score` from its own task's scorer (each batch is scored once per task)."""
+    def _scored(self, completions: Sequence[Completion], **kwargs: Any) -> tuple[dict[str, ScoredRows], list[Any] | None]:
         refs, tasks = self._route(len(completions), kwargs)
         present = set(tasks) if tasks is not None else set(self.batch_scorers)
         per_task = {
-            t: bs.scores(completions, refs, tasks, **kwargs) for t, bs in self.batch_scorers.items() if t in present
+            t: bs.scored(completions, refs, tasks, **kwargs) for t, bs in self.batch_scorers.items() if t in present
         }
-        return self._merge(per_task, tasks, len(completions))
+        return per_task, tasks
 
-    async def ascores(self, completions: Sequence[Completion], **kwargs: Any) -> list[Score | None]:
-        """Async :meth:`scores`: the tasks' scorers run concurrently, off the event loop."""
+    async def _ascored(
+        self, completions: Sequence[Completion], **kwargs: Any
+    ) -> tuple[dict[str, ScoredRows], list[Any] | None]:
         refs, tasks = self._route(len(completions), kwargs)
         present = set(tasks) if tasks is not None else set(self.batch_scorers)
         names = [t for t in self.batch_scorers if t in present]
-        results = await asyncio.gather(*(self.batch_scorers[t].ascores(completions, refs, tasks, **kwargs) for t in names))
-        return self._merge(dict(zip(names, results)), tasks, len(completions))
+        results = await asyncio.gather(*(self.batch_scorers[t].ascored(completions, refs, tasks, **kwargs) for t in names))
+        return dict(zip(names, results)), tasks
 
-    def _values(self, component: str, scores: list[Score | None], tasks: list[Any] | None) -> list[float | None]:
-        values: list[float | None] = []
-        for i, score in enumerate(scores):
-            task = tasks[i] if tasks is not None else next(iter(self.batch_scorers))
-            bs = self.batch_scorers.get(task)
-            if score is None or bs is None:
-                values.append(None)
-            elif not bs.weighted:
-                values.append(float(score.reward) if component == task else None)
-            elif component in bs.components:
-                values.append(float(score.components.get(component, 0.0)))
+    def _rows_of(self, task: Any, tasks: list[Any] | None, n: int) -> list[int]:
+        return list(range(n)) if tasks is None else [i for i, t in enumerate(tasks) if t == task]
+
+    def scores(self, completions: Sequence[Completion], **kwargs: Any) -> list[Score | None]:
+        """Every row's :class:`Score` from its own task's scorer (each batch is scored once per task)."""
+        per_task, tasks = self._scored(completions, **kwargs)
+        out: list[Score | None] = [None] * len(completions)
+        for task, scored in per_task.items():
+            scores = scored.scores()
+            for i in self._rows_of(task, tasks, len(completions)):
+                out[i] = scores[i]
+        return out
+
+    def _values(self, component: str, per_task: Mapping[str, ScoredRows], tasks: list[Any] | None, n: int) -> list[float | None]:
+        values: list[float | None] = [None] * n
+        for task, scored in per_task.items():
+            bs = self.batch_scorers[task]
+            if not bs.weighted:
+                column = scored.column(scored.batch.rewards) if component == task else None
             else:
-                values.append(None)
+                column = scored.component(component) if component in bs.components else None
+            if column is None:
+                continue
+            for i in self._rows_of(task, tasks, n):
+                v = column[i]
+                values[i] = None if v is None else float(v)
         return values
 
     def values(self, component: str, completions: Sequence[Completion], **kwargs: Any) -> list[float | None]:
         """One component of every row's score (``None``: not applicable to the row's task, or scoring failed)."""
         start = time.perf_counter()
         try:
-            return self._values(component, self.scores(completions, **kwargs), kwargs.get("task"))
+            per_task, tasks = self._scored(completions, **kwargs)
+            return self._values(component, per_task, tasks, len(completions))
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -347,7 +391,8 @@ class RewardSet:
         """Async :meth:`values`."""
         start = time.perf_counter()
         try:
-            return self._values(component, await self.ascores(completions, **kwargs), kwargs.get("task"))
+            per_task, tasks = await self._ascored(completions, **kwargs)
+            return self._values(component, per_task, tasks, len(completions))
         finally:
             self.seconds += time.perf_counter() - start
 

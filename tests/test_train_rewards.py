@@ -233,3 +233,28 @@ def test_real_ehrsql_scorer_components_sum_to_its_reward(ehrsql_dir):
 def test_module_doctests():
     result = doctest.testmod(rw, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 5
+
+
+def test_a_training_step_reads_columns_and_builds_no_score(orphanet_path) -> None:
+    """Reward functions and logging read the ScoreBatch columns; they equal the Scores built afterwards."""
+    rs = RewardSet.from_scorers({"rarearena_rdc": get_scorer("rarearena_rdc", hierarchy_path=orphanet_path,
+                                                             weights={"language": 0.1})})  # fmt: skip
+    funcs = build_reward_functions(rs)
+    think = "angiokeratoma, acroparesthesia, proteinuria"
+    completions = [f"<think>{think}</think><answer>{a}</answer>" for a in
+                   ("Fabry disease", "Gaucher disease", "Fabry disease or Gaucher disease", "", "Sphingolipidosis")]
+    completions += [f"<think>{think} 诊断为法布里病</think><answer>Fabry disease</answer>", "Fabry disease",
+                    [{"role": "assistant", "content": f"<think>{think}</think><answer>Anderson-Fabry disease</answer>"}]]
+    ref = json.dumps({"diagnosis": "Fabry disease", "Orpha_name": "Fabry disease", "Orpha_id": "324"})
+    rec = Recorder()
+    values = _call_all(funcs, completions, reference=[ref] * len(completions), **rec.kwargs())
+    scored = rs.batch_scorers["rarearena_rdc"]._cached
+    assert scored is not None and scored.batch.n_built == 0  # no Score object was built during the step
+    built = rs.scores(completions, reference=[ref] * len(completions))
+    assert scored.batch.n_built == len(completions)
+    for name, column in values.items():
+        assert column == [s.components[name.removesuffix("_reward")] for s in built], name
+    assert rec.metrics["medzero/rarearena_rdc/accuracy"] == [sum(s.correct for s in built) / len(built)]
+    assert rec.extra["rarearena_rdc/extracted"] == [s.extracted for s in built]
+    assert rec.extra["rarearena_rdc/status"] == [s.status.value for s in built]
+    assert {s.status for s in built} >= {Status.ok, Status.hacking, Status.empty, Status.format_error}

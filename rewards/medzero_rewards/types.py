@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
 from typing import Any, overload
@@ -74,7 +75,7 @@ class ScoreBatch(Sequence[Score]):
     ([1.2], [1.0], True, True)
     """
 
-    __slots__ = ("component_names", "_scores", "_rows", "_build", "_columns")
+    __slots__ = ("component_names", "_scores", "_rows", "_build", "_columns", "_pending")
 
     def __init__(
         self,
@@ -104,6 +105,7 @@ class ScoreBatch(Sequence[Score]):
                 raise ValueError(f"item {i} has only a row and there is no build function")
             self._rows.append(r)
         self._columns: list[tuple[Any, ...]] | None = None
+        self._pending = sum(s is None for s in self._scores)  # items whose Score is not built yet
 
     # -- the sequence of Score ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -115,22 +117,34 @@ class ScoreBatch(Sequence[Score]):
     def __getitem__(self, index: slice) -> list[Score]: ...
     def __getitem__(self, index: int | slice) -> Score | list[Score]:
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+            return list(self)[index]
         s = self._scores[index]
         if s is None:
-            i = index % len(self._scores)
-            assert self._build is not None
-            s = self._build(i)
-            if self._row_of(s) != self._rows[i]:
-                raise RuntimeError(
-                    f"item {i}: the built Score {self._row_of(s)} disagrees with its fast-path row {self._rows[i]}"
-                )
-            self._scores[i] = s
+            s = self._built(index % len(self._scores))
+        return s
+
+    def _built(self, i: int) -> Score:
+        """Build item ``i``'s Score and check it against its row."""
+        assert self._build is not None
+        s = self._build(i)
+        if self._row_of(s) != self._rows[i]:
+            raise RuntimeError(f"item {i}: the built Score {self._row_of(s)} disagrees with its fast-path row {self._rows[i]}")
+        self._scores[i] = s
+        self._pending -= 1
         return s
 
     def __iter__(self) -> Iterator[Score]:
-        for i in range(len(self._scores)):
-            yield self[i]
+        if self._pending:  # build them all first, the cyclic GC paused (Scores hold no cycles)
+            gc_was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                for i, s in enumerate(self._scores):
+                    if s is None:
+                        self._built(i)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+        return iter(list(self._scores))  # type: ignore[arg-type]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
@@ -148,12 +162,12 @@ class ScoreBatch(Sequence[Score]):
     @property
     def n_built(self) -> int:
         """How many items' ``Score`` objects exist yet (the others are built when read)."""
-        return sum(s is not None for s in self._scores)
+        return len(self._scores) - self._pending
 
     # -- columns -------------------------------------------------------------------------------------
     def _row_of(self, s: Score) -> Row:
-        return (s.reward, s.correct, s.extracted, s.tier, s.status,
-                tuple(s.components.get(c, 0.0) for c in self.component_names))  # fmt: skip
+        get = s.components.get
+        return s.reward, s.correct, s.extracted, s.tier, s.status, tuple([get(c, 0.0) for c in self.component_names])
 
     def _column(self, k: int) -> list[Any]:
         """Column ``k``: 0-4 the fields of :data:`Row`, 5 + j the j-th component."""
