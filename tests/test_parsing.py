@@ -618,3 +618,21 @@ def test_the_compiled_strict_spans_is_built_and_used() -> None:
         for prefilled in (None, True, False, 0, 1):
             got = parsing.strict_spans(text, think_prefilled=prefilled)  # type: ignore[arg-type]
             assert got == parsing.strict_spans_python(text, think_prefilled=prefilled), (text, prefilled)
+
+
+NEGATION_TEXTS = st.lists(
+    st.one_of(
+        st.sampled_from(["not ", "NOT ", "No ", "no evidence of ", "isn't ", "WASN'T ", "unlikely", "Unlikely ",
+                         "excluded", "EXCLUDED", "ruled out", "Rule out ", "R/O ", "r/o", "without signs of ",
+                         "negative for ", "Negative For ", "not otherwise specified", "Fabry disease", "Noonan",
+                         "is ", "was ", "It is ", "this is ", " ", "-", ".", "ı", "ſ", "K"]),
+        st.text(max_size=3),
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(NEGATION_TEXTS, st.text()))
+def test_is_negated_shortcut_equals_the_regex(answer: str) -> None:
+    assert is_negated(answer) == (parsing._NEGATION_RE.search(answer) is not None)

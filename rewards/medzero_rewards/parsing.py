@@ -659,6 +659,9 @@ def _make_keep(keep: frozenset[str]) -> _Keep:
     return _Keep(names, pattern)
 
 
+_NO_KEEP = _make_keep(frozenset())
+
+
 def _split_alternatives(item: str, keep: _Keep) -> list[str]:
     if _norm_name(item) in keep.names:
         return [item]
@@ -696,15 +699,15 @@ def split_candidates(answer: str, *, keep: Collection[str] = ()) -> list[str]:
     """
     if not isinstance(answer, str) or not answer.strip():
         return []
-    keep_set = _make_keep(keep if isinstance(keep, frozenset) else frozenset(keep))
+    keep_set = _make_keep(keep if isinstance(keep, frozenset) else frozenset(keep)) if keep else _NO_KEEP
     whole = _clean_item(answer)
-    if _norm_name(whole) in keep_set.names:
+    if keep_set.names and _norm_name(whole) in keep_set.names:
         return [whole] if whole else []
     if answer.isprintable() and not _ITEM_HINT_RE.search(answer) and not _ALT_HINT_RE.search(whole):
         # one line, one item, no alternative separator: what the general path below returns
         if not whole:
             return []
-        one = _clean_item(whole)
+        one = whole if whole is answer else _clean_item(whole)  # a plain name comes back as itself
         return [one] if one else []
     return _split_general(answer, keep_set)
 
@@ -746,7 +749,14 @@ def is_negated(answer: str) -> bool:
     >>> is_negated("Dendritic cell sarcoma not otherwise specified")
     False
     """
-    return isinstance(answer, str) and _NEGATION_RE.search(answer) is not None
+    if not isinstance(answer, str):
+        return False
+    if answer.isascii():  # every pattern above needs one of these words: skip the regex when none is there
+        low = answer.lower()
+        if not ("no" in low or "n't" in low or "unlikely" in low or "excluded" in low or "rule" in low
+                or "r/o" in low or "without" in low or "negative" in low):  # fmt: skip
+            return False
+    return _NEGATION_RE.search(answer) is not None
 
 
 # ---------------------------------------------------------------------------------------------------
