@@ -170,3 +170,16 @@ def test_the_default_score_batch_wraps_score() -> None:
     batch = Exact().score_batch(["4", "5"], [{"answer": "4"}] * 2)
     assert batch.rewards == [1.0, 0.0] and batch.component("accuracy") == [1.0, 0.0] and batch.n_built == 2
     assert batch.extracted == ["4", "5"] and batch.statuses == [Status.ok, Status.ok]
+
+
+def test_threads_reading_one_batch_get_the_same_scores(orphanet_path: Path) -> None:
+    """BatchScorer.ascored scores in a worker thread; reading a batch from several threads is safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    scorer = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path)
+    texts = [f"<think>x</think><answer>{a}</answer>" for a in ("Fabry disease", "Gaucher disease", "")] * 200
+    batch = scorer.score_batch(texts, [{"diagnosis": "Fabry disease"}] * len(texts))
+    with ThreadPoolExecutor(4) as pool:
+        runs = list(pool.map(lambda _: [s.model_dump() for s in batch], range(4)))
+    assert batch.n_built == len(texts) and all(r == runs[0] for r in runs)
+    assert [r["reward"] for r in runs[0]] == batch.rewards

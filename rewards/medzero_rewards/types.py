@@ -75,7 +75,7 @@ class ScoreBatch(Sequence[Score]):
     ([1.2], [1.0], True, True)
     """
 
-    __slots__ = ("component_names", "_scores", "_rows", "_build", "_columns", "_pending")
+    __slots__ = ("component_names", "_scores", "_rows", "_build", "_columns")
 
     def __init__(
         self,
@@ -105,7 +105,6 @@ class ScoreBatch(Sequence[Score]):
                 raise ValueError(f"item {i} has only a row and there is no build function")
             self._rows.append(r)
         self._columns: list[tuple[Any, ...]] | None = None
-        self._pending = sum(s is None for s in self._scores)  # items whose Score is not built yet
 
     # -- the sequence of Score ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -129,12 +128,11 @@ class ScoreBatch(Sequence[Score]):
         s = self._build(i)
         if self._row_of(s) != self._rows[i]:
             raise RuntimeError(f"item {i}: the built Score {self._row_of(s)} disagrees with its fast-path row {self._rows[i]}")
-        self._scores[i] = s
-        self._pending -= 1
+        self._scores[i] = s  # two threads building one item build equal Scores: either may stay
         return s
 
     def __iter__(self) -> Iterator[Score]:
-        if self._pending:  # build them all first, the cyclic GC paused (Scores hold no cycles)
+        if any(s is None for s in self._scores):  # build them all first, the cyclic GC paused (no cycles)
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
@@ -144,7 +142,7 @@ class ScoreBatch(Sequence[Score]):
             finally:
                 if gc_was_enabled:
                     gc.enable()
-        return iter(list(self._scores))  # type: ignore[arg-type]
+        return iter(self._scores.copy())  # type: ignore[arg-type]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
@@ -162,7 +160,7 @@ class ScoreBatch(Sequence[Score]):
     @property
     def n_built(self) -> int:
         """How many items' ``Score`` objects exist yet (the others are built when read)."""
-        return len(self._scores) - self._pending
+        return sum(s is not None for s in self._scores)
 
     # -- columns -------------------------------------------------------------------------------------
     def _row_of(self, s: Score) -> Row:
