@@ -531,7 +531,7 @@ class DiagnosisScorer(Scorer):
             "mixed_language": bool(item.mixed_in),
             "mixed_in": item.mixed_in,
             "answers": item.answers,
-            "top1": first is not None and first.tier in _CORRECT and first.status is Status.ok,
+            "top1": first is not None and first.correct,
             "hypernym": first is not None and first.tier is Tier.hypernym,
             "match_score": first.score if first is not None else 0.0,
             "matched_name": first.matched if first is not None else None,
@@ -612,9 +612,14 @@ class DiagnosisScorer(Scorer):
         return (w["format"] * item.format_credit, w["accuracy"] if credited else 0.0,
                 -w["language"] * item.language_penalty if w["language"] else 0.0)  # fmt: skip
 
+    @staticmethod
+    def _decided_correct(item: _Item) -> bool:
+        """The deterministic verdict: the first decision is an ok exact/synonym match."""
+        return item.status is Status.ok and bool(item.decisions) and item.tier in _CORRECT
+
     def _row(self, item: _Item) -> Row:
         """The columns :meth:`_finish` gives an item that went to no judge, without building its Score."""
-        correct = item.status is Status.ok and bool(item.decisions) and item.tier in _CORRECT
+        correct = self._decided_correct(item)
         fmt, acc, lang = self._components(item, correct)
         return fmt + acc + lang, correct, item.answer, item.tier, item.status, (fmt, acc, lang)
 
@@ -622,7 +627,7 @@ class DiagnosisScorer(Scorer):
         details = self._details(item)
         status, reason, tier = item.status, item.reason, item.tier
         ranked = self._ranked_mode
-        det_correct = status is Status.ok and bool(item.decisions) and item.tier in _CORRECT
+        det_correct = self._decided_correct(item)
         correct = det_correct
         judged_tiers: list[Tier] | None = None
         v = item.verdict
@@ -690,10 +695,10 @@ class DiagnosisScorer(Scorer):
         Without a judge, the batch's columns (reward, components, correct, tier, status, extracted) are
         filled first and each ``Score`` (with ``details``) is built when it is read: strict-format
         single answers take a fast path (:meth:`_fast_rows`) whose Score is built by the general path
-        (:meth:`_prepare` + :meth:`_finish`), and the batch checks the two agree. The cyclic garbage collector is paused while the deterministic part runs (it creates
-        no reference cycles; without the pause, collections triggered by its many small allocations cost
-        about a fifth of the warm hot path in ``bench/bench_rewards.py``) and restored before the judge
-        is called.
+        (:meth:`_prepare` + :meth:`_finish`), and the batch checks the two agree. The cyclic garbage
+        collector is paused while the deterministic part runs (it creates no reference cycles; without
+        the pause, collections triggered by its many small allocations cost about a fifth of the warm
+        hot path in ``bench/bench_rewards.py``) and restored before the judge is called.
         """
         if len(completions) != len(references):
             raise ValueError(f"score_batch got {len(completions)} completions but {len(references)} references")
