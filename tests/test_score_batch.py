@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medzero_rewards import Score, Scorer, ScoreBatch, Status, Tier, get_scorer
 
@@ -183,3 +185,51 @@ def test_threads_reading_one_batch_get_the_same_scores(orphanet_path: Path) -> N
         runs = list(pool.map(lambda _: [s.model_dump() for s in batch], range(4)))
     assert batch.n_built == len(texts) and all(r == runs[0] for r in runs)
     assert [r["reward"] for r in runs[0]] == batch.rewards
+
+
+# Arbitrary completions: pieces that steer the parser and the matcher (tags, end tokens, labels,
+# separators, negations, other scripts, accents, real disease names) mixed with arbitrary text.
+_PIECES = ["<think>", "</think>", "<answer>", "</answer>", "<|im_end|>", "</s>", "\n", " ", "  ", "<", ">",
+           "Fabry disease", "fabry disease", "Fabry-disease", "Fabry disease type 2", "Gaucher disease", "Fàbry",
+           "Diagnosis: ", "**", " or ", ", or ", " / ", "; ", "1. ", "\n2. ", "not ", " was excluded", " (likely)",
+           "(FD)", "'s", "诊断", "Это", "α", "é", "ǅ", "\x00", "\ud800"]  # fmt: skip
+_REFERENCES = [
+    {"diagnosis": "Fabry disease", "Orpha_name": "Fabry disease"},
+    {"diagnosis": "Fabry disease", "Orpha_name": "Anderson-Fabry disease", "synonyms": ["FD"]},
+    {"diagnosis": "Gaucher disease type 2"},
+    {"diagnosis": "  "},
+    {},
+    None,
+    "Fabry disease",
+]
+_text = st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=12)), max_size=14).map("".join)
+_ws = st.sampled_from(["", " ", "\n", " \t", "\n\n"])
+_strict = st.tuples(_ws, _text, _ws, _text, _ws).map(  # the fast path's shape
+    lambda p: f"{p[0]}<think>{p[1]}</think>{p[2]}<answer>{p[2]}{p[3]}{p[4]}</answer>{p[4]}"
+)
+_item = st.tuples(st.one_of(_text, _strict, st.none(), st.integers()), st.sampled_from(range(len(_REFERENCES))))
+
+
+@pytest.fixture(scope="module")
+def hypothesis_scorers(orphanet_path: Path) -> list[tuple[dict[str, Any], Scorer]]:
+    return [(c, get_scorer("rarearena_rdc", **c)) for c in [*CONFIGS, {"hierarchy_path": orphanet_path}]]
+
+
+@settings(max_examples=150, deadline=None)
+@given(items=st.lists(_item, min_size=1, max_size=8))
+def test_arbitrary_batches_fast_rows_equal_the_general_path(
+    hypothesis_scorers: list[tuple[dict[str, Any], Scorer]], items: list[tuple[Any, int]]
+) -> None:
+    """No input crashes score_batch; every row equals its built Score (else ``list(batch)`` raises)
+    and ``score()`` of the item alone on a new scorer."""
+    completions = [c for c, _ in items]
+    references = [_REFERENCES[r] for _, r in items]
+    for config, scorer in hypothesis_scorers:
+        batch = scorer.score_batch(completions, references)
+        built = list(batch)
+        assert batch.rewards == [s.reward for s in built]
+        fresh = get_scorer("rarearena_rdc", **config)
+        alone = [fresh.score(c, r) for c, r in zip(completions, references)]
+        assert [s.model_dump() for s in built] == [s.model_dump() for s in alone]
+        for s in built:
+            assert s.reason or (s.status is Status.ok and s.tier is Tier.exact)
