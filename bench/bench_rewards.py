@@ -16,9 +16,10 @@ Scored by
       status, extracted answer) and the evaluation path (every ``Score`` object built, with details).
 
 Prints completions/s for each and the ratio (one process, one core), cold (fresh scorer, cleared
-normalisation cache: every (answer, gold) pair decided for the first time) and warm (same scorer
-again: every decision cached), the agreement matrix of the two, and with ``--profile`` where (b)'s
-time goes.
+normalisation cache: every (answer, gold) pair decided for the first time), warm (same scorer
+again: every decision cached) and, for the GRPO path, in between (a share of the distinct pairs
+decided at "earlier steps", and the share 10x the seed needs); then the agreement matrix of the two,
+and with ``--profile`` where (b)'s time goes.
 
     python bench/bench_rewards.py                   # data from $MEDZERO_DATA or ../shared/data
     python bench/bench_rewards.py --n 10000 --profile
@@ -41,6 +42,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ from medzero_rewards.parsing import parse_completion
 
 GROUP = 8  # completions per prompt in a GRPO step
 BATCH = 256  # completions per score_batch call (32 prompts x 8)
+REUSE_SHARES = (0.5, 0.9)  # shares of the distinct (answer, gold) pairs decided at earlier steps
 
 # ---------------------------------------------------------------------------------------------------
 # The seed's reward, faithfully
@@ -270,28 +273,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     make()  # load the hierarchy file once (cached per path), outside the timings
 
-    def cold(run: Callable[..., list[Any]]) -> list[Any]:
+    def fresh(seen: Sequence[int] = ()) -> Any:
+        """A new scorer and a cleared name cache that has decided the pairs of completions ``seen``."""
         analyze_name.cache_clear()
-        return run(make(), completions, references)
+        scorer = make()
+        run_ours(scorer, [completions[i] for i in seen], [references[i] for i in seen])
+        return scorer
 
     warm_scorer = make()
     run_ours(warm_scorer, completions, references)
 
-    # Interleaved repeats, best of each: the machine may be shared.
+    # Decision reuse: the share of the distinct (answer, gold) pairs the scorer decided at earlier
+    # GRPO steps. 0 is "cold", 1 is "warm"; a training run sits in between.
+    pair_rows: dict[tuple[str, str], int] = {}
+    for i, c in enumerate(completions):
+        answer = parse_completion(c).answer
+        if answer:
+            pair_rows.setdefault((answer, references[i]["diagnosis"]), i)
+    pair_index = list(pair_rows.values())
+    random.Random(1).shuffle(pair_index)
+
+    def scoring(run: Callable[..., list[Any]], scorer: Any) -> Callable[[], list[Any]]:
+        return partial(run, scorer, completions, references)
+
+    # Each entry prepares (untimed) the call to time. Interleaved repeats, best of each: the machine
+    # may be shared.
+    entries: list[tuple[str, Callable[[], Callable[[], Any]]]] = [
+        ("seed", lambda: partial(run_seed, completions, references)),
+        ("cold", lambda: scoring(run_ours, fresh())),
+        ("warm", lambda: scoring(run_ours, warm_scorer)),
+        ("cold_scores", lambda: scoring(run_ours_scores, fresh())),
+        ("warm_scores", lambda: scoring(run_ours_scores, warm_scorer)),
+        ("parse", lambda: lambda: [parse_completion(c) for c in completions]),
+        ("bare", lambda: partial(run_bare, completions, references)),
+    ]
+    for r in REUSE_SHARES:
+        seen = sorted(pair_index[: round(r * len(pair_index))])
+        entries.append((f"reuse {r}", lambda seen=seen: scoring(run_ours, fresh(seen))))
     times: dict[str, float] = {}
     seed_out: list[float] = []
     ours: list[Any] = []
     for _ in range(args.repeats):
-        for name, fn in (
-            ("seed", lambda: run_seed(completions, references)),
-            ("cold", lambda: cold(run_ours)),
-            ("warm", lambda: run_ours(warm_scorer, completions, references)),
-            ("cold_scores", lambda: cold(run_ours_scores)),
-            ("warm_scores", lambda: run_ours_scores(warm_scorer, completions, references)),
-            ("parse", lambda: [parse_completion(c) for c in completions]),
-            ("bare", lambda: run_bare(completions, references)),
-        ):
-            t, out = timed(fn, 1)
+        for name, setup in entries:
+            t, out = timed(setup(), 1)
             times[name] = min(times.get(name, float("inf")), t)
             if name == "seed":
                 seed_out = out
@@ -313,6 +337,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"(c) bare rfind + one rapidfuzz compare (the practical limit): {n / tb:>10,.0f} completions/s"
           f"  ({tb / n * 1e6:6.1f} us each) = {t_seed / tb:.1f}x the seed;"
           f" (b) GRPO columns, warm, reach {tb / times['warm']:.0%} of it")  # fmt: skip
+    print(f"(b) GRPO columns when a share of the {len(pair_index):,} distinct (answer, gold) pairs was decided before:")
+    for r in REUSE_SHARES:
+        t = times[f"reuse {r}"]
+        print(f"      {r:>5.0%} reused: {n / t:>10,.0f} completions/s  ({t / n * 1e6:6.1f} us each)"
+              f"  = {t_seed / t:.1f}x the seed")  # fmt: skip
+    cold_t, warm_t = times["cold"], times["warm"]
+    if cold_t > warm_t:  # time is linear in the share of new decisions
+        need = (cold_t - t_seed / 10) / (cold_t - warm_t)
+        print(f"      10x the seed needs {need:.0%} of the pairs decided before (linear between cold and warm)")
     tp = times["parse"]
     print(f"    parse_completion alone: {tp / n * 1e6:.1f} us each ({n / tp:,.0f}/s)")
     rewards = run_ours(warm_scorer, completions, references)
@@ -347,8 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.profile:
         prof = cProfile.Profile()
-        analyze_name.cache_clear()
-        scorer = make()
+        scorer = fresh()
         prof.enable()
         run_ours_scores(scorer, completions, references)
         prof.disable()
