@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     make()  # load the hierarchy file once (cached per path), outside the timings
 
     def fresh(seen: Sequence[int] = ()) -> Any:
-        """A new scorer and a cleared name cache that has decided the pairs of completions ``seen``."""
+        """A new scorer (name cache cleared) that has decided the pairs of the completions ``seen``."""
         analyze_name.cache_clear()
         scorer = make()
         run_ours(scorer, [completions[i] for i in seen], [references[i] for i in seen])
@@ -296,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def scoring(run: Callable[..., list[Any]], scorer: Any) -> Callable[[], list[Any]]:
         return partial(run, scorer, completions, references)
 
+    def parse_all() -> list[Any]:
+        return [parse_completion(c) for c in completions]
+
     # Each entry prepares (untimed) the call to time. Interleaved repeats, best of each: the machine
     # may be shared.
     entries: list[tuple[str, Callable[[], Callable[[], Any]]]] = [
@@ -304,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("warm", lambda: scoring(run_ours, warm_scorer)),
         ("cold_scores", lambda: scoring(run_ours_scores, fresh())),
         ("warm_scores", lambda: scoring(run_ours_scores, warm_scorer)),
-        ("parse", lambda: lambda: [parse_completion(c) for c in completions]),
+        ("parse", lambda: parse_all),
         ("bare", lambda: partial(run_bare, completions, references)),
     ]
     for r in REUSE_SHARES:
@@ -342,9 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = times[f"reuse {r}"]
         print(f"      {r:>5.0%} reused: {n / t:>10,.0f} completions/s  ({t / n * 1e6:6.1f} us each)"
               f"  = {t_seed / t:.1f}x the seed")  # fmt: skip
-    cold_t, warm_t = times["cold"], times["warm"]
-    if cold_t > warm_t:  # time is linear in the share of new decisions
-        need = (cold_t - t_seed / 10) / (cold_t - warm_t)
+    cold_t, warm_t, target = times["cold"], times["warm"], t_seed / 10
+    if warm_t <= target < cold_t:  # time is linear in the share of new decisions
+        need = (cold_t - target) / (cold_t - warm_t)
         print(f"      10x the seed needs {need:.0%} of the pairs decided before (linear between cold and warm)")
     tp = times["parse"]
     print(f"    parse_completion alone: {tp / n * 1e6:.1f} us each ({n / tp:,.0f}/s)")
