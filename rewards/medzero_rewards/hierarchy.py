@@ -59,6 +59,7 @@ class OrphanetHierarchy:
         self._by_name: dict[str, list[Parent]] = {}
         self._by_id: dict[str, list[Parent]] = {}
         self._names: dict[str, str] = {}  # normalised -> display name, entities and parents
+        self._parent_keys: dict[str, str] = {}  # a parent's display name -> its normalised name
         n = 0
         for ent in entities:
             if not isinstance(ent, Mapping) or not isinstance(ent.get("name"), str):
@@ -81,7 +82,8 @@ class OrphanetHierarchy:
             if oid is not None and str(oid).strip():
                 self._by_id.setdefault(str(oid).strip(), []).extend(parents)
             for p in parents:
-                self._names.setdefault(normalize_name(p.name), p.name)
+                key = self._parent_keys.setdefault(p.name, normalize_name(p.name))
+                self._names.setdefault(key, p.name)
             n += 1
         self._n = n
 
@@ -146,8 +148,10 @@ class OrphanetHierarchy:
         gold = {normalize_name(n) for n in names if isinstance(n, str)}
         for i, name in enumerate([None, *names]):
             for p in self.parents(name, orpha_id if i == 0 else None):
-                key = normalize_name(p.name)
-                if p.disease_count <= max_parent_disease_count and key not in seen and key not in gold:
+                if p.disease_count > max_parent_disease_count:
+                    continue
+                key = self._parent_keys[p.name]
+                if key not in seen and key not in gold:
                     seen.add(key)
                     out.append(p.name)
         return out
