@@ -2,8 +2,8 @@
 
 Builds N (default 10,000) realistic GRPO completions from real data: 1-4 KB reasoning written from
 real RareBench phenotype lists and real disease names, then an ``<answer>``. Completions come in
-groups of 8 per prompt (as in a GRPO step): answers repeat inside a group, reasoning differs per
-completion. Mix: correct answers (verbatim and surface variants), near-name siblings mined from the
+groups of 8 per prompt (as in a GRPO step; ``--group``): answers repeat inside a group, reasoning
+differs per completion. Mix: correct answers (verbatim and surface variants), near-name siblings mined from the
 Orphanet file, other diseases, format failures, a few mixed-language completions, hacks, empty answers.
 
 Scored by
@@ -18,11 +18,13 @@ Scored by
 Prints completions/s for each and the ratio (one process, one core), cold (fresh scorer, cleared
 normalisation cache: every (answer, gold) pair decided for the first time), warm (same scorer
 again: every decision cached) and, for the GRPO path, in between (a share of the distinct pairs
-decided at "earlier steps", and the share 10x the seed needs); then the agreement matrix of the two,
-and with ``--profile`` where (b)'s time goes.
+decided at "earlier steps", the share 10x the seed needs, and first sight with every decision free:
+warm plus the time a new scorer spends preparing the gold sets); then the agreement matrix of the
+two, and with ``--profile`` where (b)'s time goes.
 
     python bench/bench_rewards.py                   # data from $MEDZERO_DATA or ../shared/data
     python bench/bench_rewards.py --n 10000 --profile
+    python bench/bench_rewards.py --group 16        # the seed's verl runs sampled 16 per prompt
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from medzero_rewards import get_scorer
 from medzero_rewards.normalize import analyze_name
 from medzero_rewards.parsing import parse_completion
 
-GROUP = 8  # completions per prompt in a GRPO step
+GROUP = 8  # completions per prompt in a GRPO step (TRL's default num_generations; --group)
 BATCH = 256  # completions per score_batch call (32 prompts x 8)
 REUSE_SHARES = (0.5, 0.9)  # shares of the distinct (answer, gold) pairs decided at earlier steps
 
@@ -145,7 +147,9 @@ def variant(rng: random.Random, name: str) -> str:
     ])  # fmt: skip
 
 
-def build(data: Path, n: int, seed: int = 0) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+def build(
+    data: Path, n: int, seed: int = 0, group: int = GROUP
+) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     rng = random.Random(seed)
     cases = load_cases(data)
     orpha = json.loads((data / "rarearena" / "orphanet_hypernym.json").read_text(encoding="utf-8"))
@@ -168,7 +172,7 @@ def build(data: Path, n: int, seed: int = 0) -> tuple[list[str], list[dict[str, 
             "hypernym": parents.get(gold, [])[:1] or others[:1],
             "hack": [f"{gold} or {others[0]}", f"1. {others[1]}\n2. {gold}"],
         }
-        for _ in range(GROUP):
+        for _ in range(group):
             r = rng.random()
             kind = (
                 "correct" if r < 0.35 else "sibling" if r < 0.45 else "other" if r < 0.70 else
@@ -256,13 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path(default_data))
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--group", type=int, default=GROUP, help="completions per prompt (the seed's verl runs used 16)")
     ap.add_argument("--profile", action="store_true", help="cProfile one cold run of (b), every Score built")
     args = ap.parse_args(argv)
     if not (args.data / "rarebench").is_dir():
         print(f"data not found at {args.data} (use --data or MEDZERO_DATA)", file=sys.stderr)
         return 2
 
-    completions, references, kinds = build(args.data, args.n)
+    completions, references, kinds = build(args.data, args.n, group=args.group)
     kb = sum(len(c) for c in completions) / len(completions) / 1024
     print(f"{len(completions)} completions, mean {kb:.1f} KB, {len({r['diagnosis'] for r in references})} gold diseases")
     print("mix:", dict(sorted(Counter(kinds).items())))
@@ -299,6 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def parse_all() -> list[Any]:
         return [parse_completion(c) for c in completions]
 
+    # The same references with an empty answer each: no decision to make, so a new scorer's extra
+    # time over a warm one is preparing the gold sets (normalised names, Orphanet parents).
+    empties = ["<think>x</think><answer></answer>"] * len(completions)
+    empty_warm = make()
+    run_ours(empty_warm, empties, references)
+
     # Each entry prepares (untimed) the call to time. Interleaved repeats, best of each: the machine
     # may be shared.
     entries: list[tuple[str, Callable[[], Callable[[], Any]]]] = [
@@ -308,6 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("cold_scores", lambda: scoring(run_ours_scores, fresh())),
         ("warm_scores", lambda: scoring(run_ours_scores, warm_scorer)),
         ("parse", lambda: parse_all),
+        ("refs_cold", lambda: partial(run_ours, fresh(), empties, references)),
+        ("refs_warm", lambda: partial(run_ours, empty_warm, empties, references)),
         ("bare", lambda: partial(run_bare, completions, references)),
     ]
     for r in REUSE_SHARES:
@@ -349,6 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if warm_t <= target < cold_t:  # time is linear in the share of new decisions
         need = (cold_t - target) / (cold_t - warm_t)
         print(f"      10x the seed needs {need:.0%} of the pairs decided before (linear between cold and warm)")
+    t_refs = max(times["refs_cold"] - times["refs_warm"], 0.0)
+    floor = warm_t + t_refs
+    print(f"      first sight with every decision free (warm + {t_refs * 1e3:.1f} ms preparing the gold sets):"
+          f" {n / floor:,.0f} completions/s = {t_seed / floor:.1f}x the seed")  # fmt: skip
     tp = times["parse"]
     print(f"    parse_completion alone: {tp / n * 1e6:.1f} us each ({n / tp:,.0f}/s)")
     rewards = run_ours(warm_scorer, completions, references)
