@@ -3,8 +3,9 @@
 Builds N (default 10,000) realistic GRPO completions from real data: 1-4 KB reasoning written from
 real RareBench phenotype lists and real disease names, then an ``<answer>``. Completions come in
 groups of 8 per prompt (as in a GRPO step; ``--group``): answers repeat inside a group, reasoning
-differs per completion. Mix: correct answers (verbatim and surface variants), near-name siblings mined from the
-Orphanet file, other diseases, format failures, a few mixed-language completions, hacks, empty answers.
+differs per completion. Mix: correct answers (verbatim and surface variants), near-name siblings
+mined from the Orphanet file, other diseases, format failures, a few mixed-language completions,
+hacks, empty answers.
 
 Scored by
   (a) the seed: regex ``<answer>(.*?)</answer>`` (first match, DOTALL), then
@@ -55,7 +56,7 @@ from medzero_rewards.normalize import analyze_name
 from medzero_rewards.parsing import parse_completion
 
 GROUP = 8  # completions per prompt in a GRPO step (TRL's default num_generations; --group)
-BATCH = 256  # completions per score_batch call (32 prompts x 8)
+BATCH = 256  # completions per score_batch call (32 prompts x 8 by default)
 REUSE_SHARES = (0.5, 0.9)  # shares of the distinct (answer, gold) pairs decided at earlier steps
 
 # ---------------------------------------------------------------------------------------------------
