@@ -418,8 +418,12 @@ def test_judge_config_goes_through_build_judge(monkeypatch: pytest.MonkeyPatch) 
 def test_doctests() -> None:
     import doctest
 
+    import importlib
+    import pkgutil
+
     from medzero_rewards import diagnosis, registry
 
-    for mod in (diagnosis, registry):
+    parts = [importlib.import_module(f"{diagnosis.__name__}.{m.name}") for m in pkgutil.iter_modules(diagnosis.__path__)]
+    for mod in (diagnosis, *parts, registry):
         result = doctest.testmod(mod)
         assert result.attempted > 0 and result.failed == 0, mod.__name__
