@@ -1,0 +1,173 @@
+"""The diagnosis scorer on the ways models phrase an answer (issue 16), beside the seed's matcher.
+
+The labelled corpus (``tests/phrasing_corpus.py``) wraps real Orphanet and RareBench names in hedges,
+sentences, appositives, explanations, markdown, justifications and ranked lists with reasons, and
+puts near-name siblings, broader parents, other diseases, negations and several candidates in the
+same wrappers. Each case goes through the scorer exactly as an evaluator configures it: single-answer
+mode for ``rarearena_rdc`` and the ranked top-5 mode of ``rarearena_rdc_top5`` (the configuration
+``medzero_eval.lm_eval_glue.diagnosis_scorer_config`` builds), both with the real Orphanet hierarchy.
+
+"Right" per case:
+
+* ``correct``   -> ``Score.correct`` and not ``hacking``;
+* ``no_credit`` -> not correct and no accuracy component;
+* ``hacking``   -> not correct, no accuracy component, ``Status.hacking`` (the scorer's documented
+  contract for several candidates in one answer);
+* ``top5`` at rank r -> ``details["top5"]`` and ``details["top1"] == (r == 1)``;
+* ``not_top5``  -> neither ``top1`` nor ``top5``.
+
+The seed's difflib matcher (``test_diagnosis_quality.seed_match``) is measured on the same cases: on
+the whole answer in single mode; in ranked mode on each line of the list with its number or bullet
+removed (the seed had no ranked mode). Run with ``-s`` for the table. The earlier categories
+(surface variants, siblings, hypernyms, hack shapes) stay in ``tests/test_diagnosis_quality.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from medzero_eval.lm_eval_glue import diagnosis_scorer_config
+from medzero_rewards import Score, Status, get_scorer
+from phrasing_corpus import Case, Pools, build_corpus, build_pools, category_names, load_phenotypes
+from test_diagnosis_quality import completion, orphanet, rarebench_names, record, seed_match  # noqa: F401  (fixtures)
+
+BAR = 0.98
+
+
+@dataclass
+class Outcome:
+    case: Case
+    right: bool
+    seed_right: bool
+    got: str  # what medzero said, for failure messages
+
+
+def scorer_config(style: str, orphanet_path: Path) -> dict[str, Any]:
+    """The task's answer format (``r1`` single, ``top5`` ranked), with the hierarchy; no judge."""
+    task = diagnosis_scorer_config({}, style)
+    return {"answer_format": task["answer_format"], "k": task.get("k", 5), "hierarchy_path": orphanet_path}
+
+
+def medzero_right(case: Case, s: Score) -> bool:
+    accuracy = s.components.get("accuracy", 0.0)
+    if case.expect == "correct":
+        return s.correct and s.status is not Status.hacking
+    if case.expect == "no_credit":
+        return not s.correct and accuracy == 0.0
+    if case.expect == "hacking":
+        return not s.correct and accuracy == 0.0 and s.status is Status.hacking
+    top1, top5 = bool(s.details.get("top1")), bool(s.details.get("top5"))
+    if case.expect == "top5":
+        return top5 and top1 == (case.rank == 1)
+    return not top1 and not top5
+
+
+_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+
+
+def seed_right(case: Case) -> bool:
+    if case.mode == "single":
+        return seed_match(case.answer, case.gold) == case.positive
+    lines = [_MARKER.sub("", line).strip() for line in case.answer.splitlines()]
+    items = [line for line in lines if line][:5]
+    hits = [seed_match(item, case.gold) for item in items]
+    if case.expect == "top5":
+        return any(hits) and hits[0] == (case.rank == 1)
+    return not any(hits)
+
+
+def describe(s: Score) -> str:
+    extra = f" top1={s.details.get('top1')} top5={s.details.get('top5')}" if "top5" in s.details else ""
+    return f"{s.status.value}/{s.tier.value} correct={s.correct}{extra}: {s.reason}"
+
+
+@pytest.fixture(scope="module")
+def pools(orphanet: list[dict], rarebench_names: list[str], rarebench_dir: Path) -> Pools:
+    return build_pools(orphanet, rarebench_names, load_phenotypes(rarebench_dir))
+
+
+@pytest.fixture(scope="module")
+def corpus(pools: Pools) -> list[Case]:
+    return build_corpus(pools)
+
+
+@pytest.fixture(scope="module")
+def outcomes(corpus: list[Case], orphanet_path: Path) -> dict[str, list[Outcome]]:
+    by_cat: dict[str, list[Outcome]] = defaultdict(list)
+    for style, mode in (("r1", "single"), ("top5", "ranked")):
+        scorer = get_scorer("rarearena_rdc", **scorer_config(style, orphanet_path))
+        cases = [c for c in corpus if c.mode == mode]
+        scores = list(scorer.score_batch([completion(c.answer) for c in cases], [record(c.gold) for c in cases]))
+        for case, s in zip(cases, scores):
+            by_cat[case.category].append(Outcome(case, medzero_right(case, s), seed_right(case), describe(s)))
+    return by_cat
+
+
+def rate(items: list[Outcome], attr: str) -> float:
+    return sum(getattr(o, attr) for o in items) / len(items)
+
+
+def test_corpus_shape(corpus: list[Case], pools: Pools) -> None:
+    """Every category is present with enough cases, labels are consistent, and the names are real."""
+    cats = defaultdict(list)
+    for c in corpus:
+        cats[c.category].append(c)
+    assert list(cats) == category_names()
+    for cat, items in cats.items():
+        assert len(items) >= 150, (cat, len(items))
+        assert len({c.expect for c in items}) == 1, cat
+        assert len({c.answer for c in items}) >= 0.9 * len(items), cat  # not one answer repeated
+    real = set(pools.names)
+    assert all(c.gold in real for c in corpus)
+    expects = {c.expect for c in corpus}
+    assert expects == {"correct", "no_credit", "hacking", "top5", "not_top5"}
+    ranks = {c.rank for c in corpus if c.expect == "top5"}
+    assert ranks == {1, 2, 3, 4, 5}
+    # the corpus is deterministic: built twice, identical
+    assert build_corpus(pools) == corpus
+
+
+def test_phrasing_table(outcomes: dict[str, list[Outcome]]) -> None:
+    """Prints the measured table (``-s``); fails if any category misses the bar (details per category below)."""
+    print(f"\n{'category':<34} {'expect':<10} {'n':>5} {'medzero':>9} {'seed':>8}")
+    below = []
+    for cat in category_names():
+        items = outcomes[cat]
+        m, sd = rate(items, "right"), rate(items, "seed_right")
+        print(f"{cat:<34} {items[0].case.expect:<10} {len(items):>5} {m:>9.1%} {sd:>8.1%}")
+        if m < BAR:
+            below.append(cat)
+    for kind, pos in (("positives", True), ("negatives", False)):
+        items = [o for cat in category_names() for o in outcomes[cat] if o.case.positive == pos]
+        print(f"{'ALL ' + kind:<34} {'':<10} {len(items):>5} {rate(items, 'right'):>9.1%} {rate(items, 'seed_right'):>8.1%}")
+    assert not below, f"categories under {BAR:.0%}: {below}"
+
+
+@pytest.mark.parametrize("category", category_names())
+def test_category_is_right(outcomes: dict[str, list[Outcome]], category: str) -> None:
+    items = outcomes[category]
+    wrong = [o for o in items if not o.right]
+    shown = "\n".join(f"  gold={o.case.gold!r} answer={o.case.answer!r} [{o.case.template}] -> {o.got}" for o in wrong[:8])
+    assert len(wrong) / len(items) <= 1 - BAR, f"{category}: {len(wrong)}/{len(items)} wrong\n{shown}"
+
+
+def test_single_diagnosis_is_never_hacking(outcomes: dict[str, list[Outcome]]) -> None:
+    """A single diagnosis, however hedged, explained or justified, is never flagged as hacking."""
+    flagged = [o for items in outcomes.values() for o in items
+               if o.case.mode == "single" and o.case.expect == "correct" and o.got.startswith("hacking/")]  # fmt: skip
+    shown = "\n".join(f"  {o.case.category}: {o.case.answer!r} -> {o.got}" for o in flagged[:8])
+    assert not flagged, f"{len(flagged)} single diagnoses flagged as hacking\n{shown}"
+
+
+def test_seed_matcher_is_measured_not_assumed(outcomes: dict[str, list[Outcome]]) -> None:
+    """What the corpus shows about the seed: it accepts most near-name siblings in wrappers and misses
+    most wrapped correct answers (the reason this corpus exists)."""
+    sib = [o for cat in category_names() if cat.startswith("neg_sibling_") for o in outcomes[cat]]
+    wrapped = [o for cat in ("hedge_before", "sentence", "appositive", "justification") for o in outcomes[cat]]
+    assert rate(sib, "seed_right") < 0.9
+    assert rate(wrapped, "seed_right") < 0.9
