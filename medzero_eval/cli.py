@@ -1,10 +1,18 @@
-"""`medzero-eval`: offline scoring, lm-eval runs and reports with medzero's scorers."""
+"""`medzero-eval`: offline scoring, lm-eval runs and reports with medzero's scorers.
+
+User errors from any subcommand (a missing or unreadable file, a bad line, an unknown setting, a
+meaningless run) print one line, ``error: <file>: <what> — <fix>``, and exit with code 2
+(:class:`medzero_eval.commands.UserError`); a bug keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
+
+from medzero_eval.commands import as_user_error
 
 # Each subcommand lives in its own module under medzero_eval.commands and is imported on use,
 # so `medzero-eval score` works without lm-eval or matplotlib installed.
@@ -27,6 +35,18 @@ class _LazyGroup(click.Group):
             return None
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # The CLI boundary: known user errors (and click's usage errors) become one `error:` line.
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            converted = as_user_error(exc)
+            if converted is None or converted is exc:
+                raise
+            raise converted from exc
 
 
 @click.group(cls=_LazyGroup)

@@ -20,18 +20,27 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medzero_rewards import Score, get_scorer
+from medzero_rewards import Score, Scorer, Status, get_scorer
 
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_MAX_ERROR_SHARE = 0.05
+"""Share of items that may fail (``Status.error``, or a gold answer that cannot be computed) before
+``medzero-eval score`` refuses the run (unless ``--allow-errors``)."""
+INPUT_SHAPE = 'one JSON object per line, {"completion": ..., "reference": {...}}'
 
 
 class InputError(ValueError):
-    """A line of the input file cannot be scored; the message names the file and line."""
+    """Input that cannot be scored; the message names the file (and line) and the fix, on one line."""
+
+
+class ScorerConfigError(InputError):
+    """The scorer configuration (``--config`` / ``--set``) is invalid; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -79,24 +88,38 @@ def read_items(
 ) -> list[ScoringItem]:
     """Read a completions JSON Lines file (``-`` for stdin); raises :class:`InputError` naming the bad line."""
     if str(path) == "-":
-        lines: Iterable[str] = sys.stdin
+        raw: Iterable[bytes] = sys.stdin.buffer
         name = "<stdin>"
     else:
         p = Path(path)
         if not p.is_file():
-            raise InputError(f"{p}: no such file")
-        lines = p.read_text(encoding="utf-8").splitlines()
+            raise InputError(f"{p}: no such file — check the --input path")
+        try:
+            raw = p.read_bytes().splitlines()
+        except OSError as exc:
+            raise InputError(f"{p}: cannot read ({exc.strerror or exc}) — check the file's permissions") from exc
         name = str(p)
     items = []
-    for lineno, line in enumerate(lines, 1):
+    for lineno, raw_line in enumerate(raw, 1):
+        where = f"{name}:{lineno}"
+        try:
+            line = raw_line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{where}: not UTF-8 (byte 0x{raw_line[exc.start]:02x} at column {exc.start + 1}) "
+                "— save the file as UTF-8"
+            ) from exc
         if not line.strip():
             continue
-        where = f"{name}:{lineno}"
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+            raise InputError(
+                f"{where}: not valid JSON ({exc.msg} at column {exc.colno}) — the input is JSON Lines: {INPUT_SHAPE}"
+            ) from exc
         items.append(parse_item(obj, where, completion_field, reference_field, default_id=str(lineno)))
+    if not items:
+        raise InputError(f"{name}: no items (the file is empty) — give JSON Lines, {INPUT_SHAPE}")
     return items
 
 
@@ -108,7 +131,7 @@ def parse_set_option(assignment: str) -> tuple[str, Any]:
     """
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise ValueError(f"--set expects key=value, got {assignment!r}")
+        raise ScorerConfigError(f"--set expects key=value, got {assignment!r} — write e.g. --set k=5")
     try:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
@@ -120,9 +143,19 @@ def build_config(config_path: str | Path | None = None, assignments: Sequence[st
     """Scorer keyword configuration: a JSON object file, then ``key=value`` overrides on top."""
     config: dict[str, Any] = {}
     if config_path is not None:
-        loaded = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        fix = 'the scorer config is a JSON object, e.g. {"hierarchy_path": "/data/orphanet.json"}'
+        try:
+            loaded = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ScorerConfigError(f"{config_path}: not UTF-8 — save it as UTF-8") from exc
+        except json.JSONDecodeError as exc:
+            raise ScorerConfigError(
+                f"{config_path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno}) — {fix}"
+            ) from exc
+        except OSError as exc:
+            raise ScorerConfigError(f"{config_path}: cannot read ({exc.strerror or exc}) — check the path") from exc
         if not isinstance(loaded, dict):
-            raise ValueError(f"{config_path}: the scorer config must be a JSON object")
+            raise ScorerConfigError(f"{config_path}: not a JSON object — {fix}")
         config.update(loaded)
     for assignment in assignments:
         key, value = parse_set_option(assignment)
@@ -130,15 +163,197 @@ def build_config(config_path: str | Path | None = None, assignments: Sequence[st
     return config
 
 
+def _config_fields(model_name: str) -> list[str]:
+    """Field names of the ``medzero_rewards`` pydantic config class called ``model_name`` (for the
+    "valid settings" hint), found among the loaded subclasses of :class:`pydantic.BaseModel`."""
+    from pydantic import BaseModel
+
+    todo: list[type] = [BaseModel]
+    while todo:
+        cls = todo.pop()
+        if cls.__name__ == model_name and cls.__module__.startswith("medzero_rewards"):
+            return sorted(cls.model_fields)  # type: ignore[attr-defined]
+        todo.extend(cls.__subclasses__())
+    return []
+
+
+def describe_config_error(exc: Exception) -> str:
+    """One line for a scorer-config error: each bad setting and why; for an unknown setting, the valid ones.
+
+    >>> from pydantic import BaseModel, ConfigDict, ValidationError
+    >>> class Demo(BaseModel):
+    ...     model_config = ConfigDict(extra="forbid")
+    ...     k: int = 1
+    >>> try:
+    ...     Demo(k="x")
+    ... except ValidationError as e:
+    ...     describe_config_error(e)
+    "setting 'k': Input should be a valid integer, unable to parse string as an integer"
+    """
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return " ".join(str(exc).split())
+    parts, unknown = [], False
+    for err in exc.errors(include_url=False, include_input=False):
+        key = ".".join(str(x) for x in err["loc"]) or "(config)"
+        if err["type"] == "extra_forbidden":
+            unknown = True
+            parts.append(f"unknown setting {key!r}")
+        elif err["type"] == "missing":
+            parts.append(f"setting {key!r} is required")
+        else:
+            parts.append(f"setting {key!r}: {err['msg']}")
+    message = "; ".join(parts)
+    valid = _config_fields(exc.title)
+    if unknown and valid:
+        message += f" (valid settings: {', '.join(valid)})"
+    return message
+
+
+def check_scorer_name(scorer_name: str) -> None:
+    """Raise :class:`ScorerConfigError` unless ``scorer_name`` is registered."""
+    from medzero_rewards import list_scorers
+
+    if scorer_name not in list_scorers():
+        raise ScorerConfigError(
+            f"--scorer: unknown scorer {scorer_name!r} — choose one of {', '.join(list_scorers())}"
+        )
+
+
+def make_scorer(scorer_name: str, config: Mapping[str, Any] | None = None, *, source: str = "--config/--set") -> Scorer:
+    """``get_scorer(scorer_name, **config)``; a bad configuration raises :class:`ScorerConfigError`
+    (one line naming ``source``, the bad setting and the fix) instead of a pydantic traceback."""
+    check_scorer_name(scorer_name)
+    try:
+        return get_scorer(scorer_name, **dict(config or {}))
+    except (ValueError, TypeError, OSError) as exc:  # pydantic's ValidationError is a ValueError
+        missing = [
+            ".".join(map(str, e["loc"])) for e in getattr(exc, "errors", lambda: [])() if e["type"] == "missing"
+        ]
+        fix = (
+            "pass " + " ".join(f"--set {key}=VALUE" for key in missing) if missing
+            else f"fix the {scorer_name} settings"
+        )
+        raise ScorerConfigError(f"{source}: {describe_config_error(exc)} — {fix}") from exc
+
+
+def failure_reason(score: Score) -> str | None:
+    """Why an item could not be scored, or None: ``Status.error`` (the scorer failed on the item, e.g. a
+    reference without gold), or a gold answer that could not be computed (EHRSQL ``gold_error``)."""
+    gold_error = score.details.get("gold_error") if isinstance(score.details, Mapping) else None
+    if gold_error:
+        return f"gold SQL failed on this database: {gold_error}"
+    if score.status == Status.error:
+        return score.reason or "scorer error"
+    return None
+
+
+@dataclass(frozen=True)
+class FailureTally:
+    """Items that could not be scored: count, total, the commonest reasons and one example id."""
+
+    failed: int
+    total: int
+    reasons: list[tuple[str, int]]
+    example_id: str | None
+
+    @property
+    def share(self) -> float:
+        return self.failed / self.total if self.total else 0.0
+
+    def describe(self) -> str:
+        """``"3 of 10 items (30.0%) could not be scored (2× reason a; 1× reason b; e.g. id c7)"``."""
+        shown = "; ".join(f"{count}× {reason}" for reason, count in self.reasons[:2])
+        more = f"; +{len(self.reasons) - 2} other reasons" if len(self.reasons) > 2 else ""
+        example = f"; e.g. id {self.example_id}" if self.example_id is not None else ""
+        return (
+            f"{self.failed} of {self.total} items ({100 * self.share:.1f}%) could not be scored "
+            f"({shown}{more}{example})"
+        )
+
+
+def tally_failures(ids: Sequence[str], scores: Sequence[Score]) -> FailureTally:
+    """Count the items :func:`failure_reason` flags."""
+    reasons: Counter[str] = Counter()
+    example = None
+    for item_id, score in zip(ids, scores, strict=True):
+        reason = failure_reason(score)
+        if reason is not None:
+            reasons[" ".join(reason.split())[:160]] += 1
+            example = item_id if example is None else example
+    return FailureTally(sum(reasons.values()), len(scores), reasons.most_common(), example)
+
+
+def check_failures(
+    tally: FailureTally,
+    source: str | Path,
+    *,
+    max_share: float = DEFAULT_MAX_ERROR_SHARE,
+    allow: bool = False,
+    fix: str = "fix the reference records (every item needs its gold answer) or the scorer settings",
+) -> str | None:
+    """Refuse a meaningless run, else return a warning line (or None when nothing failed).
+
+    Raises :class:`InputError` (naming ``source``) when no item could be scored (no gold, a database that
+    cannot run the gold queries), or when more than ``max_share`` of the items failed and ``allow`` is
+    False; ``fix`` is the advice that ends the line. Returns the warning text when some items failed
+    but the run stands.
+    """
+    if tally.failed == 0:
+        return None
+    if tally.failed == tally.total:
+        raise InputError(
+            f"{source}: {tally.describe()}; no metric can be reported — {fix}"
+        )
+    if tally.share > max_share and not allow:
+        raise InputError(
+            f"{source}: {tally.describe()}, above --max-error-share {100 * max_share:.1f}% — {fix}, "
+            "or pass --allow-errors to report the others"
+        )
+    allowed = "--allow-errors" if tally.share > max_share else f"within --max-error-share {100 * max_share:.1f}%"
+    return f"{source}: {tally.describe()} ({allowed})"
+
+
+_PERCENT_KEYS = frozenset({"accuracy0", "accuracy5", "accuracy10", "accuracyN"})  # official EHRSQL, already ×100
+
+
+def format_metric(key: str, value: Any) -> str:
+    """A metric for people: rates as percentages with one decimal, counts as integers, means with two.
+
+    >>> format_metric("top1", 0.5), format_metric("accuracy0", 40.0), format_metric("n", 6), format_metric("mean_length", 812.25)
+    ('50.0%', '40.0%', '6', '812.25')
+    """
+    if value is None:
+        return "n/a"
+    if key == "n" or key.startswith("n_"):
+        return str(int(value))
+    if key in _PERCENT_KEYS:
+        return f"{value:.1f}%"
+    if key.startswith("mean_"):
+        return f"{value:.2f}"
+    if isinstance(value, (int, float)):
+        return f"{100 * value:.1f}%"
+    return str(value)
+
+
+def summary_line(metrics: Mapping[str, Any], elapsed_s: float) -> str:
+    """One human-readable line: ``6 items in 0.4 s: top1 50.0%, format_rate 83.3%, ...``."""
+    n = metrics.get("n", 0)
+    shown = ", ".join(f"{k} {format_metric(k, v)}" for k, v in metrics.items() if k != "n")
+    return f"{int(n or 0)} items in {elapsed_s:.1f} s: {shown}"
+
+
 def score_records(
-    scorer_name: str,
+    scorer_name: str | Scorer,
     completions: Sequence[str],
     references: Sequence[Mapping[str, Any]],
     config: Mapping[str, Any] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
 ) -> tuple[list[Score], dict[str, float | None]]:
-    """Score ``completions`` against ``references`` with the named ``medzero_rewards`` scorer.
+    """Score ``completions`` against ``references`` with the named ``medzero_rewards`` scorer (or a
+    scorer built already, e.g. by :func:`make_scorer`).
 
     Scores in chunks of ``batch_size`` through :meth:`Scorer.score_batch` (a tqdm bar on stderr when
     ``progress``) and returns the per-item scores with ``scorer.aggregate(scores)``, unchanged (EHRSQL's
@@ -149,7 +364,10 @@ def score_records(
         raise ValueError(f"got {len(completions)} completions but {len(references)} references")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    scorer = get_scorer(scorer_name, **dict(config or {}))
+    if isinstance(scorer_name, Scorer):
+        scorer, scorer_name = scorer_name, scorer_name.name
+    else:
+        scorer = make_scorer(scorer_name, config)
     scores: list[Score] = []
     bar = None
     if progress:
@@ -180,7 +398,10 @@ def score_to_json(item_id: str, score: Score) -> dict[str, Any]:
 
 
 def write_scores(path: str | Path, ids: Sequence[str], scores: Sequence[Score]) -> None:
-    """Write one :func:`score_to_json` line per item to ``path`` (JSON Lines, UTF-8)."""
-    with Path(path).open("w", encoding="utf-8") as fh:
+    """Write one :func:`score_to_json` line per item to ``path`` (JSON Lines, UTF-8), atomically: a
+    temporary file renamed over ``path`` once complete, so a failure never leaves a partial file."""
+    from medzero_eval.commands import atomic_output
+
+    with atomic_output(path) as fh:
         for item_id, score in zip(ids, scores, strict=True):
             fh.write(json.dumps(score_to_json(item_id, score), ensure_ascii=False) + "\n")

@@ -33,7 +33,7 @@ def test_realistic_test_split_submission_matches_the_official_flow(ehrsql_dir, t
     per_q = tmp_path / "per_question.jsonl"
     res = _run(ehrsql_dir, ehrsql_dir / "test" / "label.json", pred_file, "--timeout", "30", "--per-question", str(per_q))
     assert res.exit_code == 0, res.output
-    got = json.loads(res.output)
+    got = json.loads(res.stdout)
     expected = oracle_outcomes(test_labels, preds, ehrsql_dir / "mimic_iv.sqlite")
     assert {k: got[k] for k in ("accuracy0", "accuracy5", "accuracy10", "accuracyN")} == oracle_scores(list(expected.values()))
     assert got["n"] == len(test_labels)
@@ -46,7 +46,7 @@ def test_gold_answers_option(ehrsql_dir, tmp_path):
                "--gold-answers", str(ehrsql_dir / "test" / "answer.json"))
     assert res.exit_code == 0, res.output
     # test/answer.json is byte-identical to the rebuilt answers (PROVENANCE), so gold-as-prediction is perfect
-    assert json.loads(res.output)["accuracyN"] == 100.0
+    assert json.loads(res.stdout)["accuracyN"] == 100.0
 
 
 def test_mismatched_ids_are_a_clear_error(ehrsql_dir, test_labels, tmp_path):
@@ -90,5 +90,5 @@ def test_cache_dir_gives_the_same_numbers(ehrsql_dir, test_labels, tmp_path):
     first = _run(ehrsql_dir, ehrsql_dir / "test" / "label.json", f, "--cache-dir", str(cache))
     second = _run(ehrsql_dir, ehrsql_dir / "test" / "label.json", f, "--cache-dir", str(cache))
     assert first.exit_code == 0 and second.exit_code == 0
-    assert json.loads(first.output) == json.loads(second.output)
+    assert json.loads(first.stdout) == json.loads(second.stdout)
     assert len(list(cache.glob("ehrsql-*.json"))) == 1

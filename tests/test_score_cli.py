@@ -145,8 +145,8 @@ def test_bad_lines_name_the_line(tmp_path: Path, by_id: dict[str, dict[str, Any]
         inp = tmp_path / "bad.jsonl"
         inp.write_text(f"{good}\n\n{bad}\n")
         result = _invoke("score", "--scorer", "rarearena_rdc", "--input", str(inp), "--no-progress")
-        assert result.exit_code == 1
-        assert f"{inp}:3: {message}" in result.output
+        assert result.exit_code == 2
+        assert result.stderr.startswith(f"error: {inp}:3: {message}") and len(result.stderr.splitlines()) == 1
         with pytest.raises(InputError, match=f":3: {message}"):
             read_items(inp)
     result = _invoke("score", "--scorer", "no_such_scorer", "--input", str(inp))

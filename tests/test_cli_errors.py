@@ -1,0 +1,194 @@
+"""`medzero-eval` user errors: one line naming the file and the fix, exit code 2, no partial output.
+
+Each case runs the real CLI in a subprocess (the traceback a user would see is what is pinned), on
+real records: RareBench cases embedded in medzero_eval and the EHRSQL 2024 files in the shared data.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from medzero_rewards import Score, register_scorer
+from medzero_rewards.base import Scorer
+
+from medzero_eval.cli import main
+from medzero_eval.records import load_rarebench
+
+GOOD = "<think>Metabolic acidosis with hyperammonaemia in a neonate.</think><answer>Propionic acidemia</answer>"
+
+
+def medzero_eval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "medzero_eval.cli", *map(str, args)], capture_output=True,
+                          text=True, timeout=180, cwd=cwd)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    """Exit code 2, stderr exactly one `error:` line containing every needle, nothing on stdout."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert proc.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict[str, Any]]:
+    return load_rarebench("ramedis")
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _score(inp: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return medzero_eval("score", "--scorer", "rarearena_rds", "--input", inp, "--output", out, "--no-progress", *extra)
+
+
+# --------------------------------------------------------------------------------------------- score
+
+
+def test_empty_file_is_refused(tmp_path: Path) -> None:
+    inp, out = tmp_path / "empty.jsonl", tmp_path / "scores.jsonl"
+    inp.write_text("\n\n")
+    assert_one_line_error(_score(inp, out), f"{inp}: no items", "JSON Lines")
+    assert not out.exists()
+
+
+def test_records_without_gold_are_refused(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    no_gold = [{k: v for k, v in r.items() if k not in ("diagnosis", "Orpha_name")} for r in records[:3]]
+    inp = _jsonl(tmp_path / "nogold.jsonl", [{"completion": GOOD, "reference": r} for r in no_gold])
+    out = tmp_path / "scores.jsonl"
+    line = assert_one_line_error(_score(inp, out), str(inp), "3 of 3 items", "gold", "fix the reference records")
+    assert "no metric can be reported" in line
+    assert not out.exists()
+
+
+def test_non_utf8_input_names_the_line(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    good = json.dumps({"completion": GOOD, "reference": records[0]}).encode()
+    inp, out = tmp_path / "latin1.jsonl", tmp_path / "scores.jsonl"
+    inp.write_bytes(good + b"\n" + good + b"\n" + '{"completion": "fi\xe8vre"}'.encode("latin-1") + b"\n")
+    assert_one_line_error(_score(inp, out), f"{inp}:3: not UTF-8", "byte 0xe8", "save the file as UTF-8")
+    assert not out.exists()
+
+
+def test_bad_json_line_names_the_line(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    good = json.dumps({"completion": GOOD, "reference": records[0]})
+    inp, out = tmp_path / "bad.jsonl", tmp_path / "scores.jsonl"
+    inp.write_text(f"{good}\n{good[:-5]}\n")
+    assert_one_line_error(_score(inp, out), f"{inp}:2: not valid JSON", "JSON Lines")
+    assert not out.exists()
+
+
+def test_unknown_setting_names_it_and_the_valid_ones(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    inp = _jsonl(tmp_path / "c.jsonl", [{"completion": GOOD, "reference": records[0]}])
+    out = tmp_path / "scores.jsonl"
+    line = assert_one_line_error(_score(inp, out, "--set", "nonsense=1"), "--set", "unknown setting 'nonsense'")
+    assert "valid settings:" in line and "hierarchy_path" in line and "answer_format" in line
+    assert not out.exists()
+
+
+def test_bad_setting_value_and_missing_required_setting(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    inp = _jsonl(tmp_path / "c.jsonl", [{"completion": GOOD, "reference": records[0]}])
+    out = tmp_path / "scores.jsonl"
+    assert_one_line_error(_score(inp, out, "--set", "k=many"), "--set", "setting 'k'")
+    proc = medzero_eval("score", "--scorer", "ehrsql", "--input", inp, "--output", out, "--no-progress")
+    assert_one_line_error(proc, "db_path", "--set db_path=")
+    assert not out.exists()
+
+
+def test_error_share_refused_unless_allowed(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    """2 of 20 items have no gold (10% > the default 5%): refused; --allow-errors reports with one warning."""
+    refs = [dict(r) for r in records[:20]]
+    for r in refs[5:7]:
+        r["diagnosis"] = r["Orpha_name"] = ""
+    inp = _jsonl(tmp_path / "c.jsonl", [{"id": f"q{i}", "completion": GOOD, "reference": r} for i, r in enumerate(refs)])
+    out = tmp_path / "scores.jsonl"
+    assert_one_line_error(_score(inp, out), str(inp), "2 of 20 items (10.0%)", "e.g. id q5",
+                          "--max-error-share 5.0%", "--allow-errors")
+    assert not out.exists()
+
+    allowed = _score(inp, out, "--allow-errors")
+    assert allowed.returncode == 0, allowed.stderr
+    warnings = [ln for ln in allowed.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and "2 of 20 items (10.0%)" in warnings[0] and "--allow-errors" in warnings[0]
+    assert len(out.read_text().splitlines()) == 20
+    assert json.loads(allowed.stdout)["n"] == 20
+
+    raised = _score(inp, tmp_path / "s2.jsonl", "--max-error-share", "0.2")
+    assert raised.returncode == 0, raised.stderr
+    assert sum(ln.startswith("warning:") for ln in raised.stderr.splitlines()) == 1
+
+
+def test_refused_run_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
+    inp, out = tmp_path / "empty.jsonl", tmp_path / "scores.jsonl"
+    inp.write_text("")
+    out.write_text("previous run\n")
+    assert_one_line_error(_score(inp, out), "no items")
+    assert out.read_text() == "previous run\n"
+    assert {p.name for p in tmp_path.iterdir()} == {"empty.jsonl", "scores.jsonl"}  # no temporary file left
+
+
+def test_missing_option_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(medzero_eval("score", "--input", tmp_path / "x.jsonl"), "--scorer", "--help")
+
+
+def test_a_bug_still_raises(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    """Only user errors become one line: a scorer that crashes is a bug and keeps its exception."""
+
+    class Broken(Scorer):
+        name = "h6_broken_for_test"
+
+        def score(self, completion: str, reference: Any) -> Score:
+            raise RuntimeError("scorer bug")
+
+    register_scorer("h6_broken_for_test")(lambda **_: Broken())
+    inp = _jsonl(tmp_path / "c.jsonl", [{"completion": GOOD, "reference": records[0]}])
+    result = CliRunner().invoke(main, ["score", "--scorer", "h6_broken_for_test", "--input", str(inp), "--no-progress"])
+    assert isinstance(result.exception, RuntimeError) and result.exit_code == 1
+
+
+# -------------------------------------------------------------------------------------- score-ehrsql
+
+
+def _score_ehrsql(db: Path, labels: Path, preds: Path, per_q: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return medzero_eval("score-ehrsql", "--db", db, "--labels", labels, "--predictions", preds, "--workers", "0",
+                        "--per-question", per_q, *extra)
+
+
+@pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00" + bytes(100), b"not a database at all\n" * 200])
+def test_score_ehrsql_refuses_a_broken_database(ehrsql_dir: Path, tmp_path: Path, content: bytes) -> None:
+    db, per_q = tmp_path / "mimic_iv.sqlite", tmp_path / "per_question.jsonl"
+    db.write_bytes(content)
+    labels = ehrsql_dir / "valid" / "label.json"
+    proc = _score_ehrsql(db, labels, labels, per_q)
+    assert_one_line_error(proc, str(db), "EHRSQL 2024")
+    assert not per_q.exists()
+
+
+def test_score_ehrsql_refuses_no_questions(ehrsql_dir: Path, tmp_path: Path) -> None:
+    empty, per_q = tmp_path / "label.json", tmp_path / "per_question.jsonl"
+    empty.write_text("{}")
+    proc = _score_ehrsql(ehrsql_dir / "mimic_iv.sqlite", empty, empty, per_q)
+    assert_one_line_error(proc, f"{empty}: no questions", "label.json")
+    assert not per_q.exists()
+
+
+def test_score_ehrsql_bad_prediction_file_names_file_and_line(ehrsql_dir: Path, tmp_path: Path) -> None:
+    preds, per_q = tmp_path / "prediction.json", tmp_path / "per_question.jsonl"
+    preds.write_text('{\n  "a": "SELECT 1",\n  "b": SELECT\n}\n')
+    proc = _score_ehrsql(ehrsql_dir / "mimic_iv.sqlite", ehrsql_dir / "valid" / "label.json", preds, per_q)
+    assert_one_line_error(proc, f"{preds}:3:", "not valid JSON", '{id: SQL or "null"}')
+    preds.write_bytes(b'{"a": "SELECT \xff"}')
+    proc = _score_ehrsql(ehrsql_dir / "mimic_iv.sqlite", ehrsql_dir / "valid" / "label.json", preds, per_q)
+    assert_one_line_error(proc, f"{preds}:1:", "not UTF-8")
+    assert not per_q.exists()
