@@ -75,7 +75,7 @@ def score_samples(plan: TrainingPlan, n: int) -> list[dict[str, Any]]:
                                                 **kwargs))
             else:
                 values[name] = func(prompts=[r["prompt"] for r in batch_rows], completions=completions, **kwargs)
-        scores = plan.reward_set.scores(completions, **kwargs)
+        scores = plan.rewards[task].scores(completions, **kwargs)
         for i, row in enumerate(batch_rows):
             comps = {name: values[name][i] for name in values}
             score = scores[i]

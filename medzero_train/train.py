@@ -2,7 +2,7 @@
 
 Nothing here trains or generates by itself: :class:`trl.GRPOTrainer` does (transformers generation, or vLLM
 with ``grpo.use_vllm``), accelerate / DeepSpeed distribute it (``accelerate launch``), and the rewards are
-the ``medzero_rewards`` scorers through :mod:`medzero_train.rewards`.
+the ``medzero_rewards`` scorers through :mod:`medzero_rewards.trl` (glued by :mod:`medzero_train.rewards`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from medzero_rewards import Scorer
+from medzero_rewards.trl import TRLRewards
 from medzero_train import data as data_mod
 from medzero_train import model as model_mod
 from medzero_train.config import TrainConfig
 from medzero_train.evaluation import EvalTask, HeldOutEvaluator, eval_tasks, make_callback
-from medzero_train.rewards import RewardSet, build_reward_functions, make_scorers
+from medzero_train.rewards import make_rewards, make_scorers, reward_functions, reward_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class TrainingPlan:
     eval_tasks: list[EvalTask]
     scorers: dict[str, Scorer]
     scorer_configs: dict[str, dict[str, Any]]
-    reward_set: RewardSet
+    rewards: dict[str, TRLRewards]
     reward_functions: list[Any]
     grpo_kwargs: dict[str, Any]
     dropped_overlong: int | None = None  # None: not checked (no tokenizer)
@@ -74,12 +75,8 @@ def build_plan(cfg: TrainConfig, tokenizer: Any = None) -> TrainingPlan:
     train_ds = data_mod.build_dataset(cfg.train_data, cfg.shuffle_seed)
     configs = data_mod.scorer_configs(cfg)
     scorers = make_scorers(list(configs), configs)
-    train_tasks = cfg.tasks()
-    probes: dict[str, dict[str, Any]] = {}
-    for task, ref in zip(train_ds["task"], train_ds["reference"]):
-        probes.setdefault(task, json.loads(ref))
-    reward_set = RewardSet.from_scorers({t: scorers[t] for t in train_tasks}, probes)
-    functions = build_reward_functions(reward_set, use_async=cfg.reward_async)
+    rewards = make_rewards(scorers, cfg.tasks())
+    functions = reward_functions(rewards, use_async=cfg.reward_async)
     dropped = None
     if tokenizer is not None:
         train_ds, dropped = data_mod.drop_overlong(train_ds, tokenizer, cfg.max_prompt_length)
@@ -92,14 +89,14 @@ def build_plan(cfg: TrainConfig, tokenizer: Any = None) -> TrainingPlan:
         eval_tasks=tasks,
         scorers=scorers,
         scorer_configs=configs,
-        reward_set=reward_set,
+        rewards=rewards,
         reward_functions=functions,
         grpo_kwargs=grpo_kwargs(cfg),
         dropped_overlong=dropped,
     )
 
 
-def make_timing_callback(reward_set: RewardSet, output_dir: str) -> Any:
+def make_timing_callback(rewards: dict[str, TRLRewards], output_dir: str) -> Any:
     """A callback recording each optimizer step's wall time and the time spent inside the reward functions.
 
     One JSON line per step goes to ``<output_dir>/medzero_timing.jsonl``:
@@ -114,11 +111,11 @@ def make_timing_callback(reward_set: RewardSet, output_dir: str) -> Any:
             self._r0 = 0.0
 
         def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self._t0, self._r0 = time.perf_counter(), reward_set.seconds
+            self._t0, self._r0 = time.perf_counter(), reward_seconds(rewards)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             step_time = time.perf_counter() - self._t0
-            reward_time = reward_set.seconds - self._r0
+            reward_time = reward_seconds(rewards) - self._r0
             record = {
                 "step": state.global_step,
                 "step_time_s": step_time,
@@ -145,7 +142,7 @@ def make_trainer(plan: TrainingPlan, model_path: str, tokenizer: Any) -> Any:
         from peft import LoraConfig
 
         peft_config = LoraConfig(task_type="CAUSAL_LM", **cfg.lora.model_dump())
-    timing = make_timing_callback(plan.reward_set, cfg.output_dir)
+    timing = make_timing_callback(plan.rewards, cfg.output_dir)
     callbacks = [timing]
     evaluator_cb = None
     if cfg.eval is not None and plan.eval_tasks:
@@ -197,8 +194,8 @@ def run(cfg: TrainConfig) -> dict[str, Any]:
         "dropped_overlong_prompts": plan.dropped_overlong,
         "step_time_s": [r["step_time_s"] for r in timing],
         "reward_time_s": [r["reward_time_s"] for r in timing],
-        "scorer_errors": {t: bs.n_errors for t, bs in plan.reward_set.batch_scorers.items()},
-        "completions_scored": {t: bs.n_scored for t, bs in plan.reward_set.batch_scorers.items()},
+        "scorer_errors": {t: r.n_errors for t, r in plan.rewards.items()},
+        "completions_scored": {t: r.n_scored for t, r in plan.rewards.items()},
     }
     total_step = sum(summary["step_time_s"])
     summary["reward_share"] = sum(summary["reward_time_s"]) / total_step if total_step else None

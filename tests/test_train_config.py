@@ -110,13 +110,16 @@ def test_dry_run_scores_samples_without_loading_a_model(shared_data, monkeypatch
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output[result.output.index("{"):])
-    assert plan["reward_functions"] == ["format_reward", "accuracy_reward", "language_reward", "executable_reward"]
+    assert plan["reward_functions"] == [
+        "rarearena_rds_format_reward", "rarearena_rds_accuracy_reward", "rarearena_rds_language_reward",
+        "ehrsql_accuracy_reward", "ehrsql_format_reward", "ehrsql_executable_reward"]
     assert plan["train_rows"] == {"rarearena_rds": 1, "ehrsql": 1}
     assert plan["dropped_overlong_prompts"] == 0
     assert plan["eval_tasks"] == {"rarebench_lirical": 1}
     gold = {s["task"]: s for s in plan["samples"] if s["completion"] == "gold"}
-    assert gold["rarearena_rds"]["components"]["accuracy_reward"] == 1.0
-    assert gold["ehrsql"]["components"]["accuracy_reward"] == 1.0
+    assert gold["rarearena_rds"]["components"]["rarearena_rds_accuracy_reward"] == 1.0
+    assert gold["ehrsql"]["components"]["ehrsql_accuracy_reward"] == 1.0
+    assert gold["ehrsql"]["components"]["rarearena_rds_accuracy_reward"] is None  # another task's function
     for s in plan["samples"]:  # what TRL sums is what the scorer says
         assert s["sum"] == pytest.approx(s["scorer_reward"])
 

@@ -105,7 +105,9 @@ def test_short_grpo_job_on_cuda_in_bf16(tmp_path, shared_data, monkeypatch):
         assert {p.dtype for p in ref} == {torch.bfloat16}
 
     # every completion was scored, by both tasks' scorers, without an error
-    assert summary["reward_functions"] == ["format_reward", "accuracy_reward", "language_reward", "executable_reward"]
+    assert summary["reward_functions"] == [
+        "rarearena_rds_format_reward", "rarearena_rds_accuracy_reward", "rarearena_rds_language_reward",
+        "ehrsql_accuracy_reward", "ehrsql_format_reward", "ehrsql_executable_reward"]
     assert summary["scorer_errors"] == {"rarearena_rds": 0, "ehrsql": 0}
     scored = summary["completions_scored"]
     assert set(scored) == {"rarearena_rds", "ehrsql"}

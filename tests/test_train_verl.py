@@ -1,11 +1,14 @@
-"""The verl adapter: compute_score is the scorer; errors are flagged; rows round-trip through parquet."""
+"""The verl adapter (medzero_rewards.verl, re-exported by medzero_train.verl): compute_score is the scorer;
+errors are flagged and aggregated; every result has the same keys; rows export for verl."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
+import medzero_rewards.verl as verl_rewards
 from medzero_rewards import Score, Scorer, Status, get_scorer, register_scorer
 from medzero_train import verl
 
@@ -42,19 +45,38 @@ def test_batch_form_matches_single_calls():
     ]
 
 
-def test_scorer_error_is_flagged_not_silent(caplog):
+def test_scorer_error_is_flagged_not_silent_and_warnings_are_aggregated(caplog):
     @register_scorer("verl_failing")
     def _make(**config):  # noqa: ANN202
         class Failing(Scorer):
             def score(self, completion, reference):
-                return Score(reward=0.0, correct=False, status=Status.error, reason="no gold")
+                return Score(reward=0.7, correct=False, status=Status.error, reason="no gold")
 
         return Failing()
 
-    before = verl.ERRORS["count"]
-    result = verl.compute_score("verl_failing", "x", "{}")
-    assert result["scorer_error"] == 1.0 and verl.ERRORS["count"] == before + 1
-    assert "scorer error" in caplog.text
+    before = verl_rewards.ERRORS.total
+    verl_rewards.ERRORS._last = float("-inf")
+    with caplog.at_level(logging.WARNING, logger="medzero_rewards.verl"):
+        results = [verl.compute_score("verl_failing", "x", "{}") for _ in range(5)]
+        batch = verl.compute_score_batch(["verl_failing", "rarearena_rdc", "rarearena_rdc"], ["x", "x", "x"],
+                                         ["{}", "not json", _ref("Fabry disease")])
+    assert all(r["score"] == 0.0 and r["scorer_error"] == 1.0 for r in results + batch[:2])
+    assert batch[2]["scorer_error"] == 0.0
+    assert verl_rewards.ERRORS.total == before + 7
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2  # the first single error at once, then one line for the batch (with the 4 held back)
+    assert lines[0].endswith("1 new (%d in this process): 1x verl_failing: no gold" % (before + 1))
+    assert lines[1].startswith("scorer errors scored 0.0 with scorer_error=1: 6 new")
+    assert "5x verl_failing: no gold" in lines[1] and "rarearena_rdc: ground_truth is not valid JSON" in lines[1]
+
+
+def test_every_result_has_the_same_keys_across_scorers(ehrsql_dir):
+    """verl's reward loop builds one array per key of the first result: mixed sources need equal keys."""
+    db = str(ehrsql_dir / "mimic_iv.sqlite")
+    ref = json.dumps({"id": "q", "question": "?", "label": "null", "answer": None})
+    diagnosis = verl.compute_score("rarearena_rdc", "<answer>Fabry disease</answer>", _ref("Fabry disease"))
+    ehrsql = verl.compute_score("ehrsql", "<answer>null</answer>", ref, {"scorer_config": {"db_path": db, "workers": 0}})
+    assert list(diagnosis) == list(ehrsql) == ["score", "acc", "scorer_error", *verl_rewards.COMPONENT_KEYS]
 
 
 def test_ehrsql_compute_score(ehrsql_dir):
@@ -67,4 +89,6 @@ def test_ehrsql_compute_score(ehrsql_dir):
 def test_module_doctests():
     import doctest
 
-    assert doctest.testmod(verl).failed == 0
+    for module in (verl, verl_rewards):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
