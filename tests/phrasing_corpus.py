@@ -113,6 +113,9 @@ _BAD_PHENOTYPE = re.compile(
     r"disease|or|and|type|obsolete)\b|[0-9(),/;:']", re.IGNORECASE)  # fmt: skip
 
 
+_GENE_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]*[0-9][A-Z0-9]*\b")
+
+
 def _key(name: str) -> str:
     return " ".join(_WORD_RE.findall(name.lower()))
 
@@ -134,7 +137,10 @@ class Pools:
     related: dict[str, set[str]]  # key -> keys of parents/children (never drawn as "another disease")
     due_to_names: list[str]  # Orphanet names where "due to" is part of the name
     due_to_groups: dict[str, list[str]]  # prefix before " due to " -> its names (>= 2 names)
+    comma_names: list[str]  # names with one ", " part ("Alpha-mannosidosis, adult form")
+    comma_groups: dict[str, list[str]]  # prefix before ", " -> its names (>= 2 names)
     phenotypes: list[str]
+    genes: list[str]  # gene symbols read from "<GENE>-related ..." / "<GENE>-CDG" names
 
 
 def _contained_keys(keys: Iterable[str]) -> set[str]:
@@ -190,13 +196,21 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
         groups[n.split(" due to ", 1)[0]].append(n)
     due_to_groups = {p: ns for p, ns in sorted(groups.items()) if len(ns) >= 2}
 
+    comma_names = [n for n in names if usable(n) and n.count(",") == 1 and ", " in n and keys[n] not in contained]
+    cgroups: dict[str, list[str]] = defaultdict(list)
+    for n in comma_names:
+        cgroups[n.split(", ", 1)[0]].append(n)
+    comma_groups = {p: ns for p, ns in sorted(cgroups.items()) if len(ns) >= 2}
+    genes = sorted({m.group(1) for n in orpha_names for m in re.finditer(r"\b([A-Z][A-Z0-9]{1,7})-(?:related|CDG)\b", n)
+                    if re.search(r"\d", m.group(1))})  # fmt: skip
+
     disease_keys = set(keys.values())
     reasons = sorted(
         {p for p in phenotypes if 4 <= len(p) <= 32 and not _BAD_PHENOTYPE.search(p)
          and not _has_qualifier(p) and _key(p) not in disease_keys}
     )  # fmt: skip
     return Pools(names, clean, plain, sorted(set(siblings)), sorted(set(parents)), related, due_to_names,
-                 due_to_groups, reasons)  # fmt: skip
+                 due_to_groups, comma_names, comma_groups, reasons, genes)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -237,8 +251,11 @@ class Ctx:
                                 "metabolic disorder", "neurodevelopmental disorder", "genetic syndrome"])  # fmt: skip
         if name in self.pools.plain and self.rng.random() < 0.5:
             noun = self.rng.choice(["autosomal recessive ", "autosomal dominant ", "X-linked "]) + noun
-        tail = self.rng.choice([f" characterized by {p1} and {p2}", f" presenting with {p1}",
-                                " caused by pathogenic variants in a single gene", f" that explains the {p1}", ""])  # fmt: skip
+        tails = [f" characterized by {p1} and {p2}", f" presenting with {p1}", " caused by pathogenic variants in a single gene",
+                 f" that explains the {p1}", ""]  # fmt: skip
+        if not _GENE_TOKEN.search(name):  # a gene of its own only where the name names none
+            tails.append(f" caused by mutations in the {self.rng.choice(self.pools.genes)} gene")
+        tail = self.rng.choice(tails)
         text = f"{rare}{noun}{tail}"
         article = "an" if text[0].lower() in "aeiou" or text.startswith("X-") else "a"
         return f"{article} {text}"
@@ -294,6 +311,8 @@ SENTENCE: dict[str, Rule] = {
     "characteristic_of": lambda n, c: f"These features are characteristic of {c.inline(n)}.",
     "best_explains": lambda n, c: f"{n} best explains the findings.",
     "case_of": lambda n, c: f"This is most likely a case of {c.inline(n)}.",
+    "most_likely_given": lambda n, c: "The most likely diagnosis is {}, given the {} and {}.".format(c.inline(n), *c.pheno(2)),
+    "is_most_likely_given": lambda n, c: "{} is the most likely diagnosis given the {} and {}.".format(n, *c.pheno(2)),
 }
 APPOSITIVE: dict[str, Rule] = {
     "comma": lambda n, c: f"{n}, {c.description(n)}",
@@ -335,6 +354,7 @@ JUSTIFICATION: dict[str, Rule] = {
                                         "diagnosis. Laboratory results are also consistent.".format(n, *c.pheno(2)),
     "bold_key_findings": lambda n, c: "**{}**\n\nThe key findings ({}, {}) support this diagnosis.".format(n, *c.pheno(2)),
     "hedged_then_reason": lambda n, c: "Probable {}\nRationale: {} with {}.".format(c.inline(n), *c.pheno(2)),
+    "md_sections": lambda n, c: "**Diagnosis:** {}\n\n**Reasoning:** The {} and {} point to this condition.".format(n, *c.pheno(2)),
 }
 JUSTIFICATION_BULLETS: dict[str, Rule] = {
     "bullets": lambda n, c: "{}\n\nKey supporting findings:\n- {}\n- {}\n- {}".format(n, *c.pheno(3)),
@@ -365,6 +385,8 @@ FAMILIES: dict[str, dict[str, Rule]] = {
     "justification_bullets": JUSTIFICATION_BULLETS,
     "case_punct": CASE_PUNCT,
 }
+# wrappers around names whose "due to ..." or ", subtype" part belongs to the name
+NAME_PART_FAMILIES = ("hedge_before", "hedge_after", "sentence", "appositive", "markdown", "justification", "case_punct")
 # the gold named and another disease negated or contrasted: still one candidate, the gold
 NEGATED_OTHER: dict[str, Callable[[str, str, Ctx], str]] = {
     "not_other": lambda g, y, c: f"{g}, not {c.inline(y)}",
@@ -528,13 +550,13 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
         add("negated_other", t, NEGATED_OTHER[t](gold, _others(pools, rng, gold, 1)[0], c), gold, "correct")
 
     # "due to" as part of the real Orphanet name: still the name, matched whole
-    due_rules = {**{f"bare": lambda n, c: n}, **{f"hedge_{k}": v for k, v in HEDGE_BEFORE.items()},
-                 **{f"sentence_{k}": v for k, v in SENTENCE.items()}, **{f"md_{k}": v for k, v in MARKDOWN.items()}}  # fmt: skip
-    due_names = sorted(due_rules)
-    sample = rng.sample(pools.due_to_names, min(per_category, len(pools.due_to_names)))
-    for i, gold in enumerate(sample):
-        t = due_names[i % len(due_names)]
-        add("due_to_in_name", t, due_rules[t](gold, c), gold, "correct")
+    # (and names with a ", subtype" part: the comma is the name's, not an appositive)
+    for category, pool in (("due_to_in_name", pools.due_to_names), ("comma_in_name", pools.comma_names)):
+        rules = {"bare": lambda n, c: n, **{f"{f}/{k}": v for f in NAME_PART_FAMILIES for k, v in FAMILIES[f].items()}}
+        names = sorted(rules)
+        for gold in rng.sample(pool, min(per_category, len(pool))):
+            t = rng.choice(names)
+            add(category, t, rules[t](gold, c), gold, "correct")
 
     # negatives: the wrappers around a near-name sibling (both directions of each mined pair)
     for family, rules in FAMILIES.items():
@@ -592,6 +614,13 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
         answer = {"bare": prefix, "generic_cause": f"{prefix} due to {c.cause()}", "hedged": f"Probable {c.inline(prefix)}",
                   "sentence": f"The most likely diagnosis is {c.inline(prefix)}."}[t]  # fmt: skip
         add("neg_due_to_prefix_only", t, answer, gold, "no_credit")
+    # ", subtype" names: the prefix alone is the broader disease
+    combos = [(prefix, t) for prefix in pools.comma_groups for t in ("bare", "hedged", "sentence", "appositive")]
+    for prefix, t in rng.sample(combos, min(per_category, len(combos))):
+        gold = rng.choice(pools.comma_groups[prefix])
+        answer = {"bare": prefix, "hedged": f"Probable {c.inline(prefix)}", "appositive": f"{prefix}, {c.description(prefix)}",
+                  "sentence": f"The most likely diagnosis is {c.inline(prefix)}."}[t]  # fmt: skip
+        add("neg_comma_prefix_only", t, answer, gold, "no_credit")
 
     # ranked lists with the gold at rank 1..5
     for style_name, style in RANKED.items():
@@ -629,9 +658,9 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
 
 def category_names() -> list[str]:
     """Every category :func:`build_corpus` produces, in its order (known before any data is read)."""
-    return [*FAMILIES, "negated_other", "due_to_in_name", *(f"neg_sibling_{f}" for f in FAMILIES),
+    return [*FAMILIES, "negated_other", "due_to_in_name", "comma_in_name", *(f"neg_sibling_{f}" for f in FAMILIES),
             "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast", *MULTI,
-            "neg_due_to_sibling", "neg_due_to_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",
+            "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",
             "ranked_neg_sibling"]  # fmt: skip
 
 
