@@ -11,7 +11,7 @@ setuptools' ``package-data`` cannot place a file outside a package, so ``build_p
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 from setuptools.command.build_py import build_py
 
 HOOK = "medzero_eval_hook.pth"
@@ -36,8 +36,18 @@ class build_py_with_hook(build_py):  # noqa: N801 (setuptools command naming)
         return outputs
 
 
+def packages() -> list[str]:
+    """Every folder that ships: the Python packages, their data folders (medzero_eval.data.rarebench) and
+    the task folders, whose YAML lm-eval reads by path. medzero_tasks is tasks/ (package-dir in
+    pyproject.toml), which a finder cannot rename, so its folders are found under tasks/ and prefixed."""
+    skip = ["*__pycache__*", "*.egg-info"]
+    found = find_namespace_packages(include=["medzero_eval", "medzero_eval.*", "medzero_train", "medzero_train.*"],
+                                    exclude=skip)
+    tasks = find_namespace_packages(where="tasks", exclude=skip)
+    return found + ["medzero_tasks"] + [f"medzero_tasks.{name}" for name in tasks]
+
+
 setup(
-    # medzero_tasks is tasks/ (package-dir in pyproject.toml), which find_packages cannot name.
-    packages=find_packages(include=["medzero_eval*", "medzero_train*"]) + ["medzero_tasks"],
+    packages=packages(),
     cmdclass={"build_py": build_py_with_hook},
 )
