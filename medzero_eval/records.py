@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -20,15 +21,67 @@ RAREARENA_FIELDS = (
     "_id", "case_report", "test_results", "diagnosis", "Orpha_name", "Orpha_id", "age", "gender", "pub_date",
 )
 RAREBENCH_SUBSETS = ("hms", "lirical", "mme", "pumch_adm", "ramedis")
+RAREARENA_REPO = "THUMedInfo/RareArena"
+"""The Hugging Face Hub dataset repository holding RareArena's ``RDC.json`` and ``RDS.json``."""
+RAREARENA_SETTINGS = ("RDC", "RDS")
 RAREARENA_HELP = (
-    "RareArena case files are not bundled with medzero. Download RDC.json / RDS.json (JSON Lines) from "
-    "RareArena's repository or dataset hub, then pass the file path (lm-eval: "
-    "--metadata '{\"data_path\": \"/path/RDC.json\"}', or set MEDZERO_RAREARENA_RDC / MEDZERO_RAREARENA_RDS)."
+    f"Pass the path of RDC.json / RDS.json (JSON Lines; from https://huggingface.co/datasets/{RAREARENA_REPO}): "
+    "lm-eval --metadata '{\"data_path\": \"/path/RDC.json\"}' (rarearena_rdc_path / rarearena_rds_path in "
+    "a group), or set MEDZERO_RAREARENA_RDC / MEDZERO_RAREARENA_RDS."
 )
 
 
 class DataNotFoundError(FileNotFoundError):
     """A data file the user must supply is missing; the message says where to get it."""
+
+
+def resolve_rarearena_file(
+    setting: str, path: str | os.PathLike[str] | None = None, *, revision: str | None = None
+) -> Path:
+    """The RareArena case file of ``setting`` (``"RDC"`` or ``"RDS"``).
+
+    ``path`` given: checked and returned. ``None``: ``<setting>.json`` from the Hugging Face Hub dataset
+    :data:`RAREARENA_REPO` through ``huggingface_hub.hf_hub_download`` -- its cache, ``HF_HOME`` /
+    ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE=1`` (cache only) and ``revision`` (a commit hash pins the data).
+    Any failure raises a one-line :class:`DataNotFoundError` naming the file or the repository and
+    how to pass a path.
+
+    >>> import tempfile
+    >>> f = tempfile.NamedTemporaryFile(suffix=".json", delete=False); f.close()
+    >>> resolve_rarearena_file("rdc", f.name).name == Path(f.name).name
+    True
+    >>> try:
+    ...     resolve_rarearena_file("RDC", "/no/such/RDC.json")
+    ... except DataNotFoundError as exc:
+    ...     print(str(exc)[:55])
+    RareArena RDC file not found: /no/such/RDC.json. Pass t
+    """
+    name = str(setting).upper()
+    if name not in RAREARENA_SETTINGS:
+        raise ValueError(f"unknown RareArena setting {setting!r}; choose from {RAREARENA_SETTINGS}")
+    if path is not None and str(path) != "":
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise DataNotFoundError(f"RareArena {name} file not found: {p}. {RAREARENA_HELP}")
+        return p
+    filename = f"{name}.json"
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id=RAREARENA_REPO, filename=filename, repo_type="dataset",
+                                    revision=revision))
+    except Exception as exc:  # offline, unreachable, unknown revision, no huggingface_hub: one clear line
+        at = f" at revision {revision}" if revision else ""
+        offline = " (HF_HUB_OFFLINE is set: only the local Hugging Face cache is read)" if _hub_offline() else ""
+        detail = " ".join(str(exc).split())[:300]
+        raise DataNotFoundError(
+            f"RareArena {name}: could not get {filename} from the Hugging Face Hub dataset {RAREARENA_REPO}{at}"
+            f"{offline}: {type(exc).__name__}: {detail}. {RAREARENA_HELP}"
+        ) from None
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _iter_json_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -156,8 +156,9 @@ def test_medzero_eval_run_works_with_the_hook_opted_out(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MEDZERO_NO_LM_EVAL_HOOK": "1"}
     medzero_eval = Path(sys.executable).with_name("medzero-eval")
     proc = subprocess.run(
-        [str(medzero_eval), "run", "--model", "dummy", "--tasks", "rarebench_lirical", "--limit", "1",
-         "--output_path", str(tmp_path / "out")],
+        # lm-eval's dummy model has no chat template of its own (its tokenizer is on the Hub)
+        [str(medzero_eval), "run", "--no-chat-template", "--model", "dummy", "--tasks", "rarebench_lirical",
+         "--limit", "1", "--output_path", str(tmp_path / "out")],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -96,7 +96,8 @@ def test_every_task_folder_has_readme_and_versioned_yaml() -> None:
 def test_yaml_metric_lists_match_the_glue(manager: TaskManager) -> None:
     task = _load({}, "rarebench_mme")
     names = [m["metric"] for m in task.config.metric_list]
-    assert set(names) == set(glue.DIAGNOSIS_METRICS)
+    assert set(names) == {glue.SCORE_METRIC, *glue.DIAGNOSIS_METRICS, glue.SCORER_ERROR_METRIC}
+    assert type(task).__name__ == "MedzeroTask"
     assert task.config.filter_list[0]["name"] == "raw"
     assert task.VERSION == 1.0
 
@@ -112,7 +113,8 @@ def test_rarebench_documents_carry_the_shared_prompts() -> None:
         assert doc["target"] == rec["diagnosis"]
         reference = json.loads(doc["reference"])
         assert reference["diagnosis"] == rec["diagnosis"] and reference["synonyms"] == rec["synonyms"]
-        assert json.loads(doc["scorer"]) == {"name": "rarearena_rds", "config": {"answer_format": "single"}}
+        assert json.loads(doc["scorer"]) == {"name": "rarearena_rds", "config": {"answer_format": "single"},
+                                             "max_error_share": 0.05}
 
 
 def test_chat_template_sees_exactly_the_prompt_messages() -> None:
@@ -151,7 +153,8 @@ def test_rarearena_top5_uses_the_ranked_style_and_scorer(rarearena_file: Path) -
     system, user = prompts.diagnosis_messages(records.rarearena_input(rec, "rdc"), "top5")
     assert (doc["system"], doc["prompt"]) == (system["content"], user["content"])
     assert json.loads(doc["scorer"])["config"] == {"answer_format": "ranked", "k": 5}
-    assert {m["metric"] for m in task.config.metric_list} == set(glue.DIAGNOSIS_TOP5_METRICS)
+    assert {m["metric"] for m in task.config.metric_list} == {
+        glue.SCORE_METRIC, *glue.DIAGNOSIS_TOP5_METRICS, glue.SCORER_ERROR_METRIC}
 
 
 def test_rarearena_environment_variable_fallback(rarearena_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,13 +162,10 @@ def test_rarearena_environment_variable_fallback(rarearena_file: Path, monkeypat
     assert len(list(_load({}, "rarearena_rds").test_docs())) == 3
 
 
-def test_rarearena_without_data_says_where_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MEDZERO_RAREARENA_RDC", raising=False)
-    with pytest.raises(records.DataNotFoundError) as info:
-        _load({}, "rarearena_rdc")
-    assert records.RAREARENA_HELP in str(info.value)
-    with pytest.raises(records.DataNotFoundError, match="not found"):
+def test_rarearena_missing_file_is_one_line_naming_it() -> None:
+    with pytest.raises(records.DataNotFoundError, match="not found") as info:
         _load({"data_path": "/nonexistent/RDC.json"}, "rarearena_rdc")
+    assert "/nonexistent/RDC.json" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_scorer_options_from_metadata(rarearena_file: Path, orphanet_path: Path) -> None:
@@ -176,8 +176,9 @@ def test_scorer_options_from_metadata(rarearena_file: Path, orphanet_path: Path)
     config = json.loads(doc["scorer"])["config"]
     assert config == {"answer_format": "single", "hierarchy_path": str(orphanet_path), "judge": judge,
                       "judge_mode": "always"}
-    assert set(glue.metrics_for_spec(doc["scorer"])) == set(glue.DIAGNOSIS_METRICS)
-    no_judge = glue._dumps({"name": "rarearena_rdc", "config": {"answer_format": "single"}})
+    assert set(glue.metrics_for_spec(doc["scorer"])) == {glue.SCORE_METRIC, *glue.DIAGNOSIS_METRICS,
+                                                         glue.SCORER_ERROR_METRIC}
+    no_judge = glue.scorer_spec("rarearena_rdc", {"answer_format": "single"})
     assert not set(glue.metrics_for_spec(no_judge)) & set(glue.JUDGE_METRICS)
 
 
@@ -208,8 +209,27 @@ def _lm_eval_metrics(task, docs, completions) -> dict[str, float]:
     return {name: aggregations[name](values) for name, values in per_metric.items()}
 
 
+def _expected(scorer, scores) -> dict:
+    """The scorer's corpus metrics over the items it could score (Status.error items are left out)."""
+    from medzero_rewards import Status
+
+    kept = [s for s in scores if s.status is not Status.error]
+    out = dict(scorer.aggregate(kept))
+    out["score"] = float(len(scores))
+    out["scorer_error_rate"] = (len(scores) - len(kept)) / len(scores)
+    return out
+
+
+def _same_number(value: float, want) -> bool:
+    if want is None or (isinstance(want, float) and math.isnan(want)):
+        return isinstance(value, float) and math.isnan(value)
+    return value == want
+
+
 @pytest.mark.parametrize("task_name", ["rarebench_mme", "rarearena_rds_top5"])
 def test_lm_eval_metrics_are_the_scorer_aggregate(task_name: str, rarearena_file: Path) -> None:
+    from lm_eval.api.metrics import mean
+
     from medzero_rewards import get_scorer
 
     task = _load({"data_path": str(rarearena_file)}, task_name)
@@ -220,24 +240,52 @@ def test_lm_eval_metrics_are_the_scorer_aggregate(task_name: str, rarearena_file
     spec = json.loads(docs[0]["scorer"])
     scorer = get_scorer(spec["name"], **spec["config"])
     direct = [scorer.score(c, json.loads(d["reference"])) for c, d in zip(completions, docs)]
-    expected = scorer.aggregate(direct)
+    expected = _expected(scorer, direct)
     got = _lm_eval_metrics(task, docs, completions)
     assert set(got) == set(glue.metrics_for_spec(docs[0]["scorer"]))
     for name, value in got.items():
-        want = expected.get(name)
-        assert (math.isnan(value) and want is None) or value == want, name
-    # the logged per-sample payload is the direct score, field for field
-    payload = task.process_results(docs[0], [completions[0]])["top1"]
-    assert payload["score"] == direct[0].model_dump(mode="json")
+        assert _same_number(value, expected.get(name)), (name, value, expected.get(name))
+    # every metric but `score` is lm-eval's own `mean`, so lm-eval computes its standard error
+    aggregations = task.aggregation()
+    assert all(aggregations[n] is mean for n in got if n != "score")
+    # the score is logged once per sample, under `score`, field for field the direct one
+    sample = task.process_results(docs[0], [completions[0]])
+    assert sample["score"] == {"scorer": docs[0]["scorer"], "score": direct[0].model_dump(mode="json")}
+    assert all(not isinstance(v, dict) for k, v in sample.items() if k != "score")
     assert expected["top1"] > 0  # the first completion names the gold diagnosis
 
 
-def test_aggregation_refuses_mixed_scorers() -> None:
-    a = {"scorer": glue._dumps({"name": "rarearena_rds", "config": {}}), "score": {}}
-    b = {"scorer": glue._dumps({"name": "rarearena_rdc", "config": {}}), "score": {}}
-    with pytest.raises(ValueError, match="different scorers"):
-        glue.aggregate_payloads([a, b])
-    assert math.isnan(glue.agg_top1([]))
+def test_a_broken_reference_is_flagged_excluded_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    """One item the scorer cannot score does not sink process_results or the aggregation."""
+    import logging
+
+    task = _load({}, "rarebench_mme")
+    docs = list(task.test_docs())[:4]
+    bad = {**docs[1], "reference": "{not json"}
+    rows = [task.process_results(d, [f"<think>x</think><answer>{d['target']}</answer>"])
+            for d in (docs[0], bad, docs[2], docs[3])]
+    assert rows[1]["score"]["score"]["status"] == "error" and "JSONDecodeError" in rows[1]["score"]["score"]["reason"]
+    assert set(rows[1]) == {"score", "scorer_error_rate"} and rows[1]["scorer_error_rate"] == 1.0
+    with caplog.at_level(logging.WARNING, logger="medzero_eval"):
+        got = glue.aggregate_samples(rows)
+    assert got["top1"] == 1.0 and got["format_rate"] == 1.0  # over the 3 scored items
+    assert got["scorer_error_rate"] == 0.25 and got["score"] == 4.0
+    warnings = [r for r in caplog.records if "could not be scored" in r.getMessage()]
+    assert len(warnings) == 1 and "1 of 4 items (25.0%)" in warnings[0].getMessage()
+    # under the threshold: counted, not warned
+    caplog.clear()
+    task = _load({"max_error_share": 0.5}, "rarebench_mme")
+    docs = list(task.test_docs())[:4]
+    rows = [task.process_results({**d, "reference": "{}"} if i == 0 else d, ["<answer>x</answer>"])
+            for i, d in enumerate(docs)]
+    with caplog.at_level(logging.WARNING, logger="medzero_eval"):
+        assert glue.aggregate_samples(rows)["scorer_error_rate"] == 0.25
+    assert not [r for r in caplog.records if "could not be scored" in r.getMessage()]
+
+
+def test_max_error_share_must_be_a_share() -> None:
+    with pytest.raises(glue.TaskConfigError, match="max_error_share"):
+        glue.load_rarebench("mme", max_error_share="lots")
 
 
 def test_judged_metrics_with_a_real_local_judge_server() -> None:
@@ -259,7 +307,7 @@ def test_judged_metrics_with_a_real_local_judge_server() -> None:
         got = _lm_eval_metrics(task, docs, completions)
         spec = json.loads(docs[0]["scorer"])
         scorer = get_scorer(spec["name"], **spec["config"])
-        expected = scorer.aggregate([scorer.score(c, json.loads(d["reference"])) for c, d in zip(completions, docs)])
+        expected = _expected(scorer, [scorer.score(c, json.loads(d["reference"])) for c, d in zip(completions, docs)])
         assert server.total_requests >= 3
     assert {"top1_judged", "judge_agreement", "unjudged_rate"} <= set(got)
     for name, value in got.items():
@@ -267,5 +315,26 @@ def test_judged_metrics_with_a_real_local_judge_server() -> None:
     assert got["top1_judged"] == pytest.approx(2 / 3) and got["unjudged_rate"] == 0.0
 
 
-def _same_number(value: float, want) -> bool:
-    return (want is None or (isinstance(want, float) and math.isnan(want))) and math.isnan(value) or value == want
+def test_judge_down_reports_values_and_one_loud_error(caplog: pytest.LogCaptureFixture) -> None:
+    """Every judge call fails: the aggregation still returns every metric (with unjudged_rate) and
+    logs one error -- lm-eval writes results and samples instead of losing the run."""
+    import logging
+
+    from fake_openai_server import Fault, FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        server.add_fault(Fault.http(500))
+        judge = {"model": "fake-judge", "base_url": server.base_url, "api_key_env": None, "cache_path": None,
+                 "max_retries": 0, "parse_retries": 0, "backoff_base_s": 0.0}
+        task = _load({"judge": judge, "judge_mode": "always"}, "rarebench_mme")
+        docs = list(task.test_docs())[:3]
+        rows = [task.process_results(d, ["<think>x</think><answer>Marfan syndrome</answer>"]) for d in docs]
+    statuses = [r["score"]["score"]["status"] for r in rows]
+    assert statuses.count("unjudged") >= 2, statuses
+    aggregations = task.aggregation()
+    with caplog.at_level(logging.ERROR, logger="medzero_eval"):
+        got = {n: aggregations[n]([r[n] for r in rows if n in r]) for n in rows[0]}
+    assert got["unjudged_rate"] == statuses.count("unjudged") / 3
+    assert got["score"] == 3.0 and got["top1"] == 0.0
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and f"{statuses.count('unjudged')} of 3 items" in errors[0].getMessage()

@@ -3,15 +3,9 @@
 from functools import partial
 
 from medzero_eval.lm_eval_glue import (  # noqa: F401  (re-exported for the YAML !function tags)
-    agg_abstention_precision,
-    agg_abstention_recall,
-    agg_accuracy0,
-    agg_accuracy5,
-    agg_accuracy10,
+    MedzeroTask,
     agg_accuracyN,
-    agg_error_rate,
-    agg_execution_accuracy,
-    agg_timeout_rate,
+    agg_score,
     load_ehrsql,
     process_results,
 )

@@ -3,7 +3,8 @@
 from functools import partial
 
 from medzero_eval.lm_eval_glue import (  # noqa: F401  (re-exported for the YAML !function tags)
-    agg_format_rate, agg_hypernym_rate, agg_judge_agreement, agg_mean_length, agg_mean_reward, agg_mixed_language_rate, agg_top1, agg_top1_judged, agg_top5, agg_top5_judged, agg_unjudged_rate,
+    MedzeroTask,
+    agg_score,
     load_rarebench,
     process_results,
 )
