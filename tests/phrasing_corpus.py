@@ -284,6 +284,13 @@ HEDGE_BEFORE: dict[str, Rule] = {
     "suggestive_of": lambda n, c: f"Suggestive of {c.inline(n)}",
     "highly_suspicious": lambda n, c: f"Highly suspicious for {c.inline(n)}",
     "working_diagnosis": lambda n, c: f"Working diagnosis: {c.inline(n)}",
+    "clinically_suspected": lambda n, c: f"Clinically suspected {c.inline(n)}",
+    "probably": lambda n, c: f"Probably {c.inline(n)}",
+    "tentative": lambda n, c: f"Tentative diagnosis: {c.inline(n)}",
+    "favored": lambda n, c: f"Favored diagnosis: {c.inline(n)}",
+    "high_suspicion_for": lambda n, c: f"High suspicion for {c.inline(n)}",
+    "query": lambda n, c: f"Query {c.inline(n)}",
+    "provisional": lambda n, c: f"Provisional diagnosis: {c.inline(n)}",
 }
 HEDGE_AFTER: dict[str, Rule] = {
     "comma_most_likely": lambda n, c: f"{n}, most likely",
@@ -297,6 +304,12 @@ HEDGE_AFTER: dict[str, Rule] = {
     "paren_presumptive": lambda n, c: f"{n} (presumptive diagnosis)",
     "dash_most_likely": lambda n, c: f"{n} — most likely",
     "paren_high_suspicion": lambda n, c: f"{n} (high clinical suspicion)",
+    "question_mark": lambda n, c: f"{n}?",
+    "paren_favoured": lambda n, c: f"{n} (favoured)",
+    "paren_provisional": lambda n, c: f"{n} (provisional)",
+    "pending_confirmation": lambda n, c: f"{n} — pending genetic confirmation",
+    "paren_to_be_confirmed": lambda n, c: f"{n} (to be confirmed by genetic testing)",
+    "dash_probable": lambda n, c: f"{n} - probable",
 }
 SENTENCE: dict[str, Rule] = {
     "is_most_likely": lambda n, c: f"{n} is the most likely diagnosis.",
@@ -313,12 +326,22 @@ SENTENCE: dict[str, Rule] = {
     "case_of": lambda n, c: f"This is most likely a case of {c.inline(n)}.",
     "most_likely_given": lambda n, c: "The most likely diagnosis is {}, given the {} and {}.".format(c.inline(n), *c.pheno(2)),
     "is_most_likely_given": lambda n, c: "{} is the most likely diagnosis given the {} and {}.".format(n, *c.pheno(2)),
+    "my_diagnosis": lambda n, c: f"My diagnosis is {c.inline(n)}.",
+    "i_suspect": lambda n, c: f"I suspect {c.inline(n)}.",
+    "answer_is": lambda n, c: f"The answer is {c.inline(n)}.",
+    "best_fit": lambda n, c: f"All findings considered, {c.inline(n)} is the best fit.",
+    "constellation": lambda n, c: f"The constellation of findings suggests {c.inline(n)}.",
+    "diagnosis_of": lambda n, c: f"This is consistent with a diagnosis of {c.inline(n)}.",
+    "is_favoured": lambda n, c: f"A diagnosis of {c.inline(n)} is favoured.",
+    "classic_for": lambda n, c: f"The patient's presentation is classic for {c.inline(n)}.",
 }
 APPOSITIVE: dict[str, Rule] = {
     "comma": lambda n, c: f"{n}, {c.description(n)}",
     "comma_period": lambda n, c: f"{n}, {c.description(n)}.",
     "em_dash": lambda n, c: f"{n} — {c.description(n)}",
     "hedged": lambda n, c: f"Probable {c.inline(n)}, {c.description(n)}",
+    "which_is": lambda n, c: f"{n}, which is {c.description(n)}",
+    "colon": lambda n, c: f"{n}: {c.description(n)}",
 }
 PARENTHETICAL: dict[str, Rule] = {
     "description": lambda n, c: f"{n} ({c.description(n)})",
@@ -345,6 +368,10 @@ MARKDOWN: dict[str, Rule] = {
     "heading_bold": lambda n, c: f"### Diagnosis\n**{n}**",
     "bold_most_likely": lambda n, c: f"**Most likely diagnosis:** {c.inline(n)}",
     "quote_bold": lambda n, c: f"> **{n}**",
+    "underscore_bold": lambda n, c: f"__{n}__",
+    "bold_then_hedge": lambda n, c: f"**{n}** (most likely)",
+    "final_answer": lambda n, c: f"Final Answer: {n}",
+    "bold_final_answer": lambda n, c: f"**Final answer:** **{n}**",
 }
 JUSTIFICATION: dict[str, Rule] = {
     "blank_line": lambda n, c: "{}\n\nThis is supported by {} and {}.".format(n, *c.pheno(2)),
@@ -355,6 +382,10 @@ JUSTIFICATION: dict[str, Rule] = {
     "bold_key_findings": lambda n, c: "**{}**\n\nThe key findings ({}, {}) support this diagnosis.".format(n, *c.pheno(2)),
     "hedged_then_reason": lambda n, c: "Probable {}\nRationale: {} with {}.".format(c.inline(n), *c.pheno(2)),
     "md_sections": lambda n, c: "**Diagnosis:** {}\n\n**Reasoning:** The {} and {} point to this condition.".format(n, *c.pheno(2)),
+    "inline_because": lambda n, c: "{} because of the {} and {}.".format(n, *c.pheno(2)),
+    "comma_given": lambda n, c: "{}, given the {} and {}.".format(n, *c.pheno(2)),
+    "dash_supported": lambda n, c: "{} — supported by {} and {}".format(n, *c.pheno(2)),
+    "name_repeated": lambda n, c: "{}\n\nThe {} and {} are typical of {}.".format(n, *c.pheno(2), c.inline(n)),
 }
 JUSTIFICATION_BULLETS: dict[str, Rule] = {
     "bullets": lambda n, c: "{}\n\nKey supporting findings:\n- {}\n- {}\n- {}".format(n, *c.pheno(3)),
@@ -483,6 +514,10 @@ RANKED: dict[str, RankedStyle] = {
     "ranked_paren_number": _numbered(lambda i, n, c: f"{i}) {n} - {c.reason()}"),
     "ranked_heading": _numbered(lambda i, n, c: f"{i}. {n} — {c.reason()}", "Top 5 differential diagnoses:\n"),
     "ranked_because": _numbered(lambda i, n, c: "{}. {}, because of {} and {}".format(i, n, *c.pheno(2))),
+    "ranked_bold_number": _numbered(lambda i, n, c: f"**{i}. {n}** — {c.reason()}"),
+    "ranked_rank_label": _numbered(lambda i, n, c: f"Rank {i}: {n} - {c.reason()}"),
+    "ranked_sub_bullets": _numbered(lambda i, n, c: "{}. {}\n   - {}\n   - {}".format(i, n, *c.pheno(2))),
+    "ranked_inline_semicolon": lambda items, c: "; ".join(f"{i}. {n}" for i, n in enumerate(items, 1)),
     "ranked_sentence_reason": _numbered(lambda i, n, c: "{}. {}: the {} and {} fit this diagnosis.".format(i, n, *c.pheno(2))),
 }
 # a hedge on one item of an otherwise plain/dash list

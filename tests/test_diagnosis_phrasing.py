@@ -17,8 +17,8 @@ mode for ``rarearena_rdc`` and the ranked top-5 mode of ``rarearena_rdc_top5`` (
 * ``not_top5``  -> neither ``top1`` nor ``top5``.
 
 The seed's difflib matcher (``test_diagnosis_quality.seed_match``) is measured on the same cases: on
-the whole answer in single mode; in ranked mode on each line of the list with its number or bullet
-removed (the seed had no ranked mode). Run with ``-s`` for the table. The earlier categories
+the whole answer in single mode; in ranked mode on each top-level line of the list with its number or
+bullet removed (``seed_items``; the seed had no ranked mode). Run with ``-s`` for the table. The earlier categories
 (surface variants, siblings, hypernyms, hack shapes) stay in ``tests/test_diagnosis_quality.py``.
 """
 
@@ -67,14 +67,23 @@ def medzero_right(case: Case, s: Score) -> bool:
     return not top1 and not top5
 
 
-_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+_MARKER = re.compile(r"^(?:\d+[.)]|[-*•]|rank \d+:)\s*", re.IGNORECASE)
+
+
+def seed_items(answer: str) -> list[str]:
+    """The list items the seed's matcher is tried on: top-level lines (or ``;`` parts of a one-line
+    list) without their number, bullet or ``Rank n:`` label; at most 5."""
+    lines = [line for line in answer.splitlines() if line.strip() and not line[:1].isspace()]
+    if len(lines) == 1:
+        lines = lines[0].split("; ")
+    items = [_MARKER.sub("", line.strip()).strip() for line in lines]
+    return [item for item in items if item][:5]
 
 
 def seed_right(case: Case) -> bool:
     if case.mode == "single":
         return seed_match(case.answer, case.gold) == case.positive
-    lines = [_MARKER.sub("", line).strip() for line in case.answer.splitlines()]
-    items = [line for line in lines if line][:5]
+    items = seed_items(case.answer)
     hits = [seed_match(item, case.gold) for item in items]
     if case.expect == "top5":
         return any(hits) and hits[0] == (case.rank == 1)
