@@ -555,6 +555,8 @@ def _task_class():
             # lm-eval passes the YAML as config, including the `class` key that chose this class
             config = {k: v for k, v in (config or {}).items() if k != "class"}
             super().__init__(config=config, **kwargs)
+            # lm-eval builds every task of a run before it builds any request: one warning per run
+            _WARNED_NO_CHAT_TEMPLATE.clear()
 
         def build_all_requests(self, *args: Any, **kwargs: Any) -> None:
             with_template = bool(kwargs.get("apply_chat_template")) and kwargs.get("chat_template") is not None
@@ -566,7 +568,14 @@ def _task_class():
 
 
 def warn_no_chat_template(task: str, metadata: Mapping[str, Any]) -> bool:
-    """Log the one warning of a run whose medzero prompts go out without a chat template; True if logged."""
+    """Log the one warning of a run whose medzero prompts go out without a chat template; True if logged.
+
+    >>> _WARNED_NO_CHAT_TEMPLATE.clear()
+    >>> warn_no_chat_template("rarebench_mme", {}), warn_no_chat_template("rarebench_hms", {})
+    (True, False)
+    >>> _WARNED_NO_CHAT_TEMPLATE.clear(); warn_no_chat_template("ehrsql", {"allow_no_chat_template": True})
+    False
+    """
     if _truthy(metadata.get("allow_no_chat_template")) or _WARNED_NO_CHAT_TEMPLATE:
         return False
     _WARNED_NO_CHAT_TEMPLATE.add(task)

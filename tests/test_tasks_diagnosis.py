@@ -338,3 +338,79 @@ def test_judge_down_reports_values_and_one_loud_error(caplog: pytest.LogCaptureF
     assert got["score"] == 3.0 and got["top1"] == 0.0
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and f"{statuses.count('unjudged')} of 3 items" in errors[0].getMessage()
+
+
+class _CannedLM:
+    """An lm-eval ``LM`` (lm-eval's API for custom models) answering the requests with ``replies`` in turn."""
+
+    @staticmethod
+    def make(replies: list[str], chat: bool):
+        from lm_eval.api.model import LM
+
+        class Canned(LM):
+            def generate_until(self, requests, disable_tqdm: bool = False):
+                self.contexts = [r.args[0] for r in requests]
+                return [replies[i % len(replies)] for i in range(len(requests))]
+
+            def loglikelihood(self, requests, disable_tqdm: bool = False):
+                raise NotImplementedError
+
+            def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+                raise NotImplementedError
+
+            @property
+            def tokenizer_name(self) -> str:
+                return "canned"
+
+            if chat:
+                def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
+                    return json.dumps(chat_history)
+
+        return Canned()
+
+
+def _evaluate(caplog, *, apply_chat_template: bool, metadata: dict | None = None):
+    import logging
+
+    from lm_eval import simple_evaluate
+
+    tm = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
+    lm = _CannedLM.make(["<think>x</think><answer>Marfan syndrome</answer>", "Marfan syndrome, no tags"], chat=True)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="medzero_eval"):
+        results = simple_evaluate(model=lm, tasks=["rarebench_mme", "rarebench_hms"], limit=2,
+                                  apply_chat_template=apply_chat_template, task_manager=tm)
+    warnings = [r.getMessage() for r in caplog.records if "WITHOUT a chat template" in r.getMessage()]
+    return results, warnings, lm.contexts
+
+
+def test_one_warning_when_run_without_a_chat_template(caplog: pytest.LogCaptureFixture) -> None:
+    """A real lm-eval run: without --apply_chat_template the system text is glued to the case, and the
+    task says so once per run; with it, or with allow_no_chat_template, nothing is said."""
+    results, warnings, contexts = _evaluate(caplog, apply_chat_template=False)
+    assert len(warnings) == 1 and "--apply_chat_template" in warnings[0] and "allow_no_chat_template" in warnings[0]
+    assert "</answer>Patient case:" in contexts[0]  # what the warning is about
+    assert results["results"]["rarebench_mme"]["top1,raw"] == 0.0  # the run itself completes
+
+    _, warnings, contexts = _evaluate(caplog, apply_chat_template=True)
+    assert warnings == [] and json.loads(contexts[0])[0]["role"] == "system"
+
+    _, warnings, _ = _evaluate(caplog, apply_chat_template=False, metadata={"allow_no_chat_template": True})
+    assert warnings == []
+
+
+def test_lm_eval_table_shows_a_stderr_for_every_rate(caplog: pytest.LogCaptureFixture) -> None:
+    from lm_eval.utils import make_table
+
+    results, _, _ = _evaluate(caplog, apply_chat_template=True)
+    row = results["results"]["rarebench_mme"]
+    for metric in ("top1", "format_rate", "mixed_language_rate", "hypernym_rate", "mean_reward", "scorer_error_rate"):
+        assert isinstance(row[f"{metric}_stderr,raw"], float), metric
+    assert row["score_stderr,raw"] == "N/A" and row["score,raw"] == 2.0
+    table = make_table(results)
+    format_line = next(line for line in table.splitlines() if "|format_rate" in line)
+    assert row["format_rate,raw"] == 0.5 and row["format_rate_stderr,raw"] == pytest.approx(0.5)
+    cells = [c.strip() for c in format_line.strip("|").split("|")]
+    assert cells[-2] == "±" and float(cells[-1]) == pytest.approx(0.5)  # the table prints the stderr
+    top1_line = next(line for line in table.splitlines() if "|top1 " in line)
+    assert top1_line.strip("|").split("|")[-1].strip() not in ("N/A", "")
