@@ -634,6 +634,14 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
             t = names[i % len(names)]
             add(category, t, rules[t](gold, y, z, c), gold, "hacking")
 
+    # a ranked list (with reasons) where one answer was asked for
+    styles = sorted(RANKED)
+    for i, gold in enumerate(golds(per_category)):
+        s = styles[i % len(styles)]
+        items = _others(pools, rng, gold, rng.choice([1, 2, 4]))
+        items.insert(rng.randrange(len(items) + 1), gold)
+        add("multi_ranked_list", s, RANKED[s](items, c), gold, "hacking")
+
     # "due to" names: a sibling with the same prefix, or the prefix alone (broader), never credited
     groups = sorted(pools.due_to_groups.items())
     for i in range(per_category):
@@ -688,6 +696,23 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
         items = _others(pools, rng, gold, 4)
         items.insert(i % 5, answer_name)
         add("ranked_neg_sibling", f"{s}/{kind}", RANKED[s](items, c), gold, "not_top5", "ranked")
+    # the gold after the first five items of a longer list: not top-5
+    for i, gold in enumerate(golds(per_category)):
+        s = styles[i % len(styles)]
+        rank = 6 + i % 2
+        items = _others(pools, rng, gold, 6)
+        items.insert(rank - 1, gold)
+        add("ranked_gold_beyond_top5", f"{s}/rank{rank}", RANKED[s](items, c), gold, "not_top5", "ranked")
+    # the gold and its near-name sibling in one list: top-1 only when the gold itself is first
+    for i, (a, b, kind) in enumerate(_by_kind(pools.siblings, rng, per_category)):
+        sibling, gold = (a, b) if i % 2 == 0 else (b, a)
+        s = styles[i % len(styles)]
+        rank, sib_rank = rng.sample(range(1, 6), 2)
+        items = _others(pools, rng, gold, 3)
+        for r, name in sorted(((rank, gold), (sib_rank, sibling))):
+            items.insert(r - 1, name)
+        add("ranked_gold_and_sibling", f"{s}/{kind}/sibling_rank{sib_rank}", RANKED[s](items, c), gold, "top5",
+            "ranked", rank)  # fmt: skip
     return cases
 
 
@@ -695,8 +720,9 @@ def category_names() -> list[str]:
     """Every category :func:`build_corpus` produces, in its order (known before any data is read)."""
     return [*FAMILIES, "negated_other", "due_to_in_name", "comma_in_name", *(f"neg_sibling_{f}" for f in FAMILIES),
             "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast", *MULTI,
+            "multi_ranked_list",
             "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",
-            "ranked_neg_sibling"]  # fmt: skip
+            "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_and_sibling"]  # fmt: skip
 
 
 def load_corpus(data_root: Path | None = None, *, per_category: int = 200, seed: int = 16) -> list[Case]:

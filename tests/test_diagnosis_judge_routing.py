@@ -127,3 +127,46 @@ def test_fallback_judge_credits_the_synonyms_and_no_near_miss(orphanet_path: Pat
     print(f"  aggregate: judge_share={agg.get('judge_share')} top1={agg['top1']} top1_judged={agg.get('top1_judged')}")
     assert "judge_share" in agg, "aggregate() must report judge_share (issue 16)"
     assert abs(agg["judge_share"] - share) < 1e-9
+
+
+# the same pairs as a model writes them: the matcher must find the name inside and still defer to the judge
+WRAPPERS = (
+    "Probable {}",
+    "{} is the most likely diagnosis.",
+    "{} (most likely)",
+    "**Diagnosis:** {}",
+    "{}\n\nThis is supported by the clinical and laboratory findings.",
+)
+
+
+def wrapped(pairs: Sequence[Pair]) -> list[tuple[Pair, str]]:
+    return [(p, WRAPPERS[i % len(WRAPPERS)].format(p.answer)) for i, p in enumerate(pairs)]
+
+
+def test_wrapped_synonyms_are_uncertain_then_judged_and_near_misses_are_not_credited(orphanet_path: Path, tmp_path: Path) -> None:
+    syn, near = wrapped(SYNONYMS), wrapped(NEAR_MISSES)
+    items = syn + near
+    completions = [completion(text) for _, text in items]
+    records = [record(p.gold) for p, _ in items]
+
+    plain = list(get_scorer("rarearena_rdc", hierarchy_path=orphanet_path).score_batch(completions, records))
+    decided = [(text, p.gold, s.tier.value, s.reason) for (p, text), s in zip(syn, plain)
+               if not s.correct and s.tier is not Tier.uncertain]  # fmt: skip
+    assert decided == [], "wrapped true synonyms must be uncertain without a judge"
+
+    # a real judge grades the answer it is shown, bare or as written
+    grades = {(a, p.gold): p.grade for p, text in items for a in (p.answer, text)}
+    with FakeOpenAIServer(grades=grades) as server:
+        scorer = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path, judge=judge_config(server, tmp_path))
+        scores = list(scorer.score_batch(completions, records))
+        reached = judged_pairs(server)
+    print_table("wrapped pairs, fallback judge", [p for p, _ in items], scores, None)
+
+    def was_judged(p: Pair, text: str) -> bool:
+        return any((_norm(a), _norm(p.gold)) in reached for a in (p.answer, text))
+
+    ok = [text for (p, text), s in zip(syn, scores) if was_judged(p, text) and s.correct]
+    credited_near = [(text, p.gold, s.reason) for (p, text), s in zip(near, scores[len(syn):]) if s.correct]
+    print(f"  wrapped synonyms judged and credited {len(ok)}/{len(syn)}; near misses credited {len(credited_near)}/{len(near)}")
+    assert len(ok) / len(syn) >= REACH_BAR
+    assert credited_near == []
