@@ -7,6 +7,7 @@ real records: RareBench cases embedded in medzero_eval and the EHRSQL 2024 files
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -192,3 +193,83 @@ def test_score_ehrsql_bad_prediction_file_names_file_and_line(ehrsql_dir: Path, 
     proc = _score_ehrsql(ehrsql_dir / "mimic_iv.sqlite", ehrsql_dir / "valid" / "label.json", preds, per_q)
     assert_one_line_error(proc, f"{preds}:1:", "not UTF-8")
     assert not per_q.exists()
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+def _run_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDZERO_", "HF_"))}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"), OMP_NUM_THREADS="1")
+    return env
+
+
+def _medzero_eval_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`medzero-eval run` on a model folder that does not exist: lm-eval would fail on the model
+    first, so an error about the data proves the data was checked before any model load."""
+    model = tmp_path / "no-such-model"
+    return subprocess.run(
+        [sys.executable, "-m", "medzero_eval.cli", "run", "--model", "hf", "--model_args", f"pretrained={model}",
+         *args], capture_output=True, text=True, timeout=180, env=_run_env(tmp_path))
+
+
+def test_run_missing_rarearena_file_is_one_line_before_the_model(tmp_path: Path) -> None:
+    missing = tmp_path / "RDC.json"
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarearena_rdc", "--metadata", json.dumps({"data_path": str(missing)}))
+    assert_one_line_error(proc, str(missing), "data_path")
+    assert "no-such-model" not in proc.stderr
+
+
+def test_run_rarearena_offline_without_a_path_is_one_line(tmp_path: Path) -> None:
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarearena")  # the group: rdc and rds, nothing cached
+    assert_one_line_error(proc, "THUMedInfo/RareArena", "HF_HUB_OFFLINE", "data_path")
+
+
+def test_run_missing_ehrsql_folder_is_one_line(tmp_path: Path, rarebench_dir: Path) -> None:
+    folder = tmp_path / "ehrsql2024"
+    folder.mkdir()
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarebench_mme,ehrsql", "--metadata", f"ehrsql_dir={folder}")
+    assert_one_line_error(proc, str(folder / "mimic_iv.sqlite"), "db_path")
+    proc = _medzero_eval_run(tmp_path, "--tasks", "ehrsql")  # no folder given at all
+    assert_one_line_error(proc, "ehrsql_dir", "MEDZERO_EHRSQL_DIR")
+
+
+def test_run_adds_the_chat_template_and_sets_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medzero-eval run` without --apply_chat_template sends the training chat prompts (system + user
+    turns) to a served model -- lm-eval's chat-completions backend refuses to run without the flag --
+    and --threads sets the CPU threads before lm-eval starts."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_openai_server import FakeOpenAIServer
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    conversations: list[list[dict[str, str]]] = []
+
+    def chat(body: dict[str, Any]) -> str:
+        conversations.append(body["messages"])
+        return GOOD
+
+    with FakeOpenAIServer(chat=chat, models=["served"]) as server:
+        result = CliRunner().invoke(main, [
+            "run", "--model", "local-chat-completions", "--model_args",
+            f"base_url={server.base_url}/chat/completions,model=served,num_concurrent=1,max_retries=1",
+            "--tasks", "rarebench_mme", "--limit", "2", "--output_path", str(tmp_path / "out"), "--threads", "1",
+        ])
+    assert result.exit_code == 0, (result.output[-3000:], result.exception)
+    assert [[m["role"] for m in c] for c in conversations] == [["system", "user"]] * 2
+    assert "Phenotypes:" in conversations[0][1]["content"] and "<answer>" in conversations[0][0]["content"]
+    assert "medzero-eval: 1 CPU thread (--threads" in result.stderr
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_run_options_are_taken_out_for_lm_eval() -> None:
+    from medzero_eval.commands.run import split_medzero_options, with_chat_template
+
+    rest, chat_template, threads = split_medzero_options(["--tasks", "ehrsql", "--no-chat-template", "--threads=3"])
+    assert (rest, chat_template, threads) == (["--tasks", "ehrsql"], False, 3)
+    assert with_chat_template(["run", "--tasks", "ehrsql"])[-1] == "--apply_chat_template"
+    assert with_chat_template(["run", "--apply_chat_template", "--tasks", "x"]).count("--apply_chat_template") == 1
+    assert with_chat_template(["ls", "tasks"]) == ["ls", "tasks"]
+    result = CliRunner().invoke(main, ["run", "--threads", "many", "--tasks", "ehrsql"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: --threads needs a whole number")
