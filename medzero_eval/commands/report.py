@@ -1,4 +1,4 @@
-"""`medzero-eval report`: plots and a Markdown + HTML summary from lm-eval --log_samples directories."""
+"""`medzero-eval report`: charts and a Markdown + standalone HTML summary from lm-eval --log_samples folders."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import click
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="With --rescore: scorer config override (value parsed as JSON if it can be); repeatable.")
 @click.option("--worst", "worst_n", default=10, show_default=True, type=click.IntRange(min=0),
-              help="Rows in each worst-cases table.")
+              help="Rows in each table of cases (worst, best, or the outputs when all scored alike).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars while re-scoring.")
 def report(
     log_dirs: tuple[Path, ...],
@@ -35,8 +35,12 @@ def report(
 ) -> None:
     """Write a report over one or several lm-eval output directories (LOG_DIRS, one per checkpoint).
 
-    Checkpoints are ordered by the step number in their path (checkpoint-500, step_1000) when every one
-    has one, else kept in the order given. Prints the path of the Markdown report.
+    Per task and checkpoint: metrics (rates in %), charts (bars for one checkpoint, lines over steps for
+    several), outcome counts (correct, wrong, each failure status), the most common failure reasons and
+    real outputs with gold, extracted answer, score and reason. Checkpoints are labelled by model and
+    step and ordered by step (checkpoint-500, step_1000) when every one has one, else kept in the order
+    given. Writes report.md, a standalone report.html (figures embedded) and figures/*.png; prints the
+    path of the Markdown report. An unreadable results or samples file stops with one line naming it.
     """
     from medzero_eval.report import write_report
     from medzero_eval.scoring import build_config
@@ -51,6 +55,7 @@ def report(
         md_path = write_report(
             list(log_dirs), out_dir, title=title, rescore=rescore, scorer=scorer_name,
             scorer_config=scorer_config, worst_n=worst_n, progress=not no_progress,
+            on_warning=lambda message: click.echo(f"warning: {message}", err=True),
         )
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -1,128 +1,186 @@
-"""The report as a list of blocks (headings, paragraphs, tables, images) rendered to Markdown and HTML."""
+"""The report as a list of blocks (headings, paragraphs, tables, images, code) rendered to Markdown and HTML.
+
+Text that comes from the data (model outputs, golds, reasons, prompts) is wrapped in :class:`Code`:
+in Markdown it becomes a code span or a fenced block, shown verbatim (``<think>`` stays ``<think>``,
+nothing is HTML-escaped); in HTML it is escaped. Images are files beside ``report.md`` and are
+embedded in ``report.html`` as base64 data URIs, so the HTML file stands alone.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Union
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:0.8em 0;font-size:0.88em}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}"
+    "td{max-width:34em;overflow-wrap:anywhere}th{background:#f3f3f3}"
+    "code{background:#f4f4f4;padding:0 2px;font-size:0.92em}"
+    "pre{background:#f6f6f6;border:1px solid #ddd;padding:0.6em;white-space:pre-wrap;overflow-wrap:anywhere}"
+    "img{max-width:100%;border:1px solid #eee}.figs{display:flex;flex-wrap:wrap;gap:8px}"
+    ".figs img{max-width:49%}.warning{background:#fff4e5;border-left:4px solid #f0a020;padding:0.4em 0.8em}"
+)
+
+
+@dataclass(frozen=True)
+class Code:
+    """Verbatim text from the data: a code span in a table or paragraph, escaped in HTML."""
+
+    text: str
+
+
+Cell = Union[str, Code]
+
 
 @dataclass
-class _Table:
+class Table:
     header: list[str]
-    rows: list[list[str]]
+    rows: list[list[Cell]]
 
 
 @dataclass
-class _Image:
-    path: str
+class Image:
+    path: Path  # the PNG file
+    rel: str  # its path relative to report.md
     alt: str
 
 
 @dataclass
-class _Doc:
-    blocks: list[tuple[str, Any]] = field(default_factory=list)
+class Doc:
+    """An ordered list of blocks; :meth:`markdown` and :meth:`html` render the same content."""
+
+    blocks: list[tuple[str, object]] = field(default_factory=list)
 
     def heading(self, text: str, level: int = 2) -> None:
         self.blocks.append(("h", (level, text)))
 
-    def para(self, text: str) -> None:
-        self.blocks.append(("p", text))
+    def para(self, *parts: Cell) -> None:
+        """A paragraph of plain text and :class:`Code` parts, joined as given."""
+        self.blocks.append(("p", list(parts)))
 
-    def table(self, header: list[str], rows: list[list[str]]) -> None:
-        self.blocks.append(("table", _Table(header, rows)))
+    def warning(self, text: str) -> None:
+        self.blocks.append(("warn", text))
 
-    def image(self, path: str, alt: str) -> None:
-        self.blocks.append(("img", _Image(path, alt)))
+    def table(self, header: list[str], rows: list[list[Cell]]) -> None:
+        self.blocks.append(("table", Table(header, rows)))
+
+    def images(self, images: list[Image]) -> None:
+        """A row of figures (side by side in HTML)."""
+        if images:
+            self.blocks.append(("img", images))
+
+    def pre(self, text: str) -> None:
+        """A verbatim block (a model output)."""
+        self.blocks.append(("pre", text))
 
     def markdown(self) -> str:
         out: list[str] = []
         for kind, value in self.blocks:
             if kind == "h":
-                out.append("#" * value[0] + " " + value[1])
+                level, text = value  # type: ignore[misc]
+                out.append("#" * level + " " + md_text(text))
             elif kind == "p":
-                out.append(value)
+                out.append("".join(md_inline(p) for p in value))  # type: ignore[union-attr]
+            elif kind == "warn":
+                out.append("> **Warning:** " + md_text(str(value)))
             elif kind == "img":
-                out.append(f"![{value.alt}]({value.path})")
+                out.append("\n".join(f"![{md_text(i.alt)}]({i.rel})" for i in value))  # type: ignore[union-attr]
+            elif kind == "pre":
+                out.append(md_fence(str(value)))
             else:
-                out.append("| " + " | ".join(_md_cell(h) for h in value.header) + " |")
-                out.append("|" + "|".join("---" for _ in value.header) + "|")
-                out.extend("| " + " | ".join(_md_cell(c) for c in row) + " |" for row in value.rows)
+                t: Table = value  # type: ignore[assignment]
+                out.append("| " + " | ".join(md_cell(h) for h in t.header) + " |")
+                out.append("|" + "|".join("---" for _ in t.header) + "|")
+                out.extend("| " + " | ".join(md_cell(c) for c in row) + " |" for row in t.rows)
             out.append("")
         return "\n".join(out)
 
     def html(self, title: str) -> str:
         out = [
             "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{html.escape(title)}</title>",
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}"
-            "th{background:#f3f3f3}img{max-width:100%}</style></head><body>",
+            f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style></head><body>",
         ]
         for kind, value in self.blocks:
             if kind == "h":
-                out.append(f"<h{value[0]}>{html.escape(value[1])}</h{value[0]}>")
+                level, text = value  # type: ignore[misc]
+                out.append(f'<h{level} id="{anchor(text)}">{html.escape(text)}</h{level}>')
             elif kind == "p":
-                out.append(f"<p>{html.escape(value)}</p>")
+                out.append("<p>" + "".join(html_inline(p) for p in value) + "</p>")  # type: ignore[union-attr]
+            elif kind == "warn":
+                out.append(f'<p class="warning"><b>Warning:</b> {html.escape(str(value))}</p>')
             elif kind == "img":
-                out.append(f'<p><img src="{html.escape(value.path)}" alt="{html.escape(value.alt)}"></p>')
+                out.append('<div class="figs">' + "".join(
+                    f'<img src="{data_uri(i.path)}" alt="{html.escape(i.alt)}" title="{html.escape(i.alt)}">'
+                    for i in value  # type: ignore[union-attr]
+                ) + "</div>")
+            elif kind == "pre":
+                out.append(f"<pre>{html.escape(str(value))}</pre>")
             else:
-                out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in value.header)
+                t: Table = value  # type: ignore[assignment]
+                out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
                            + "</tr></thead><tbody>")
-                out.extend("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in value.rows)
+                out.extend("<tr>" + "".join(f"<td>{html_inline(c)}</td>" for c in row) + "</tr>" for row in t.rows)
                 out.append("</tbody></table>")
         out.append("</body></html>")
         return "\n".join(out)
 
 
-def _md_cell(text: str) -> str:
-    """Table-safe Markdown: one line, pipes escaped, angle brackets as entities (``<think>`` stays visible)."""
-    one_line = " ".join(str(text).split())
-    return one_line.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+def md_text(text: str) -> str:
+    """Plain text for Markdown: ``\\``, ``|``, ``<``, `````` and ``*`` backslash-escaped, so it reads literally.
 
-
-COUNT_METRICS = frozenset({"judge_calls", "judge_cache_hits", "tokens_in", "tokens_out"})
-
-
-def format_number(value: float | None, metric: str = "") -> str:
-    """How the report prints a metric: ``-`` when missing, counts (``n``, ``n_*``, judge calls/tokens) as
-    integers, everything else with four decimals.
-
-    >>> format_number(None), format_number(50.0, "accuracy0"), format_number(1 / 3), format_number(12.0, "n")
-    ('-', '50.0000', '0.3333', '12')
+    >>> md_text("a|b <x>")
+    'a\\\\|b \\\\<x>'
     """
-    if value is None:
-        return "-"
-    is_count = metric == "n" or metric.startswith("n_") or metric in COUNT_METRICS
-    if is_count and float(value).is_integer():
-        return str(int(value))
-    return f"{value:.4f}"
+    return re.sub(r"([\\|<`*])", r"\\\1", str(text))
 
 
-def excerpt(text: str, width: int = 160) -> str:
-    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+def md_code(text: str) -> str:
+    """``text`` on one line as a Markdown code span, verbatim (a fence longer than any backtick run inside).
+
+    >>> md_code("<think>x</think>"), md_code("a `b` c"), md_code("")
+    ('`<think>x</think>`', '``a `b` c``', '')
+    """
     one_line = " ".join(str(text).split())
-    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
+    if not one_line:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", one_line)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
+    return f"{fence}{pad}{one_line}{pad}{fence}"
 
 
-def _strip_common_prefix(texts: Sequence[str]) -> list[str]:
-    """Drop the prefix every prompt shares (system prompt, chat template) so excerpts show the case."""
-    if len(texts) < 2:
-        return list(texts)
-    prefix_len = len(_common_prefix(texts))
-    return [t[prefix_len:] for t in texts]
+def md_fence(text: str) -> str:
+    """A fenced ``text`` block, verbatim; the fence is longer than any backtick run in ``text``."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text.rstrip()}\n{fence}"
 
 
-def _common_prefix(texts: Sequence[str]) -> str:
-    first, last = min(texts), max(texts)
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    return first[:n]
+def md_inline(part: Cell) -> str:
+    return md_code(part.text) if isinstance(part, Code) else md_text(part)
 
 
+def md_cell(part: Cell) -> str:
+    """A table cell: one line; a pipe is escaped (also inside a code span, as GFM tables require)."""
+    return md_code(part.text).replace("|", "\\|") if isinstance(part, Code) else md_text(part)
 
-def _safe_name(task: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", task)
+
+def html_inline(part: Cell) -> str:
+    if isinstance(part, Code):
+        return f"<code>{html.escape(part.text)}</code>" if part.text else ""
+    return html.escape(part)
+
+
+def anchor(text: str) -> str:
+    """An id for a heading: lower-case words joined by ``-``."""
+    return re.sub(r"[^\w]+", "-", text.lower()).strip("-")
+
+
+def data_uri(path: Path) -> str:
+    """A PNG file as a ``data:image/png;base64,...`` URI."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")

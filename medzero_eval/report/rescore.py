@@ -18,6 +18,7 @@ from medzero_eval.report.load import TaskRun, to_float
 _TASK_SCORER_GUESSES = (("ehrsql", "ehrsql"), ("rds", "rarearena_rds"), ("rarearena", "rarearena_rdc"),
                         ("rarebench", "rarearena_rdc"), ("diagnos", "rarearena_rdc"))
 
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, str):
         try:
@@ -101,7 +102,11 @@ def rescore_task(
         sample.metrics["correct"] = float(score.correct)
         sample.score = score.reward
         sample.status = score.status.value
+        sample.correct = bool(score.correct)
+        sample.extracted = score.extracted
+        sample.reason = score.reason
     run.metrics = {k: v for k, v in ((k, to_float(v)) for k, v in metrics.items()) if v is not None}
+    run.stderr = {}  # lm-eval's standard errors belong to the logged metrics, not to these
     run.score_name = "reward"
     run.scorer = name
     return run
