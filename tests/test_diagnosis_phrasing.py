@@ -44,6 +44,7 @@ class Outcome:
     case: Case
     right: bool
     seed_right: bool
+    status: Status
     got: str  # what medzero said, for failure messages
 
 
@@ -113,7 +114,7 @@ def outcomes(corpus: list[Case], orphanet_path: Path) -> dict[str, list[Outcome]
         cases = [c for c in corpus if c.mode == mode]
         scores = list(scorer.score_batch([completion(c.answer) for c in cases], [record(c.gold) for c in cases]))
         for case, s in zip(cases, scores):
-            by_cat[case.category].append(Outcome(case, medzero_right(case, s), seed_right(case), describe(s)))
+            by_cat[case.category].append(Outcome(case, medzero_right(case, s), seed_right(case), s.status, describe(s)))
     return by_cat
 
 
@@ -168,7 +169,7 @@ def test_category_is_right(outcomes: dict[str, list[Outcome]], category: str) ->
 def test_single_diagnosis_is_never_hacking(outcomes: dict[str, list[Outcome]]) -> None:
     """A single diagnosis, however hedged, explained or justified, is never flagged as hacking."""
     flagged = [o for items in outcomes.values() for o in items
-               if o.case.mode == "single" and o.case.expect == "correct" and o.got.startswith("hacking/")]  # fmt: skip
+               if o.case.mode == "single" and o.case.expect == "correct" and o.status is Status.hacking]  # fmt: skip
     shown = "\n".join(f"  {o.case.category}: {o.case.answer!r} -> {o.got}" for o in flagged[:8])
     assert not flagged, f"{len(flagged)} single diagnoses flagged as hacking\n{shown}"
 
