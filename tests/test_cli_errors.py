@@ -271,5 +271,8 @@ def test_run_options_are_taken_out_for_lm_eval() -> None:
     assert with_chat_template(["run", "--tasks", "ehrsql"])[-1] == "--apply_chat_template"
     assert with_chat_template(["run", "--apply_chat_template", "--tasks", "x"]).count("--apply_chat_template") == 1
     assert with_chat_template(["ls", "tasks"]) == ["ls", "tasks"]
+    shown = CliRunner().invoke(main, ["run", "--help"])
+    assert shown.exit_code == 0 and "--no-chat-template" in shown.stdout and "--threads N" in shown.stdout
+    assert "usage: lm-eval run" in shown.stdout
     result = CliRunner().invoke(main, ["run", "--threads", "many", "--tasks", "ehrsql"])
     assert result.exit_code == 2 and result.stderr.startswith("error: --threads needs a whole number")

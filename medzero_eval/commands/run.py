@@ -18,7 +18,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import redirect_stderr
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,15 @@ _SUBCOMMANDS = ("run", "ls", "validate")
 NO_CHAT_TEMPLATE = "--no-chat-template"
 THREADS = "--threads"
 _THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+MEDZERO_OPTIONS_HELP = f"""medzero-eval run: lm-eval run with medzero's tasks. medzero's own options:
+  {NO_CHAT_TEMPLATE}  do not add --apply_chat_template (added by default: medzero's prompts are the
+                      chat prompts of training)
+  {THREADS} N         CPU threads (default: the usable cores less the current load, unless
+                      OMP_NUM_THREADS is set; 0 = torch's default)
+The data of every requested medzero task is checked before the model loads. lm-eval's options follow.
+"""
 
 
 def lm_eval_argv(args: Sequence[str]) -> list[str]:
@@ -161,7 +170,7 @@ def parse_run_args(argv: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
 
     parser = HarnessCLI()._parser
     try:
-        with redirect_stderr(io.StringIO()):
+        with redirect_stderr(io.StringIO()), redirect_stdout(io.StringIO()):  # lm-eval reports it itself
             namespace = parser.parse_args(list(argv))
             if getattr(namespace, "command", None) != "run":
                 return [], {}
@@ -256,19 +265,21 @@ def check_task_inputs(tasks: Iterable[str], metadata: Mapping[str, Any]) -> None
 def run_lm_eval(args: Sequence[str], *, threads: int | None = None, check_inputs: bool = True) -> None:
     """Run lm-eval's CLI in this process with medzero's tasks discoverable (raises SystemExit on errors).
 
-    Before lm-eval starts: the CPU threads are set (:func:`set_cpu_threads`) and, for a ``run``, the
-    data of every requested medzero task is checked (:func:`check_task_inputs`), so a missing file is
-    one line in seconds, not a traceback after the model has loaded.
+    Before lm-eval ``run`` starts, the data of every requested medzero task is checked
+    (:func:`check_task_inputs`; ``check_inputs=False`` skips it), so a missing file is one line in
+    seconds, not a traceback after the model has loaded; then the CPU threads are set
+    (:func:`set_cpu_threads`; ``threads`` None = for the machine, 0 = torch's default).
     """
     from medzero_eval import discovery
 
     argv = lm_eval_argv(args)
-    if check_inputs and argv[0] == "run" and not {"-h", "--help"} & set(argv):
-        requested, metadata = parse_run_args(argv)
-        check_task_inputs(medzero_tasks(requested), metadata)
-    note = set_cpu_threads(threads)
-    if note:
-        click.echo(note, err=True)
+    if argv[0] == "run" and not {"-h", "--help"} & set(argv):
+        if check_inputs:
+            requested, metadata = parse_run_args(argv)
+            check_task_inputs(medzero_tasks(requested), metadata)
+        note = set_cpu_threads(threads)
+        if note:
+            click.echo(note, err=True)
     discovery.install(force=True)  # medzero's tasks even without the .pth hook or with it opted out
     from lm_eval.__main__ import cli_evaluate
 
@@ -307,6 +318,8 @@ def run(lm_eval_args: tuple[str, ...]) -> None:
     `medzero-eval run --help` shows lm-eval's own options.
     """
     args, chat_template, threads = split_medzero_options(lm_eval_args)
+    if {"-h", "--help"} & set(args):
+        click.echo(MEDZERO_OPTIONS_HELP)
     argv = lm_eval_argv(args)
     if chat_template:
         argv = with_chat_template(argv)
