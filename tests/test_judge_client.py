@@ -370,3 +370,12 @@ def test_long_answer_lists_are_split_and_reassembled_in_order(server: FakeOpenAI
     [verdict] = judge.judge_many([als(*answers)])
     assert verdict.grades == [0] * 7 + [2] and verdict.calls == 3
     assert sorted(len(r.answers) for r in server.records) == [2, 3, 3]
+
+
+@pytest.mark.parametrize("reply", ["[" * 100_000, "{" * 100_000], ids=["brackets", "braces"])
+def test_deeply_nested_reply_is_unjudged_not_a_crash(server: FakeOpenAIServer, tmp_path: Path, reply: str) -> None:
+    judge = make_judge(server, tmp_path, parse_retries=0)
+    server.add_fault(Fault.reply(reply))
+    v = judge.judge(JudgeRequest(answers=["Lou Gehrig disease"], gold_names=ALS))
+    assert v.status == "unjudged" and v.grades == [None]
+    assert v.reason.startswith("unparseable judge reply after 1 call(s): no grade in reply (100000 chars)")
