@@ -19,6 +19,7 @@ flat line. An item's id is the line's ``id``, else the reference's ``_id`` or ``
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -319,14 +320,17 @@ _PERCENT_KEYS = frozenset({"accuracy0", "accuracy5", "accuracy10", "accuracyN"})
 
 
 def format_metric(key: str, value: Any) -> str:
-    """A metric for people: rates as percentages with one decimal, counts as integers, means with two.
+    """A metric for people: rates (fractions) as percentages with one decimal, the official EHRSQL
+    scores (already ×100) with a percent sign, counts as integers, means with two decimals.
 
     >>> format_metric("top1", 0.5), format_metric("accuracy0", 40.0), format_metric("n", 6), format_metric("mean_length", 812.25)
     ('50.0%', '40.0%', '6', '812.25')
+    >>> format_metric("judge_calls", 12), format_metric("judge_agreement", float("nan"))
+    ('12', 'n/a')
     """
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if key == "n" or key.startswith("n_"):
+    if key == "n" or key.startswith("n_") or (isinstance(value, int) and not isinstance(value, bool)):
         return str(int(value))
     if key in _PERCENT_KEYS:
         return f"{value:.1f}%"

@@ -130,6 +130,21 @@ def test_error_share_refused_unless_allowed(tmp_path: Path, records: list[dict[s
     assert sum(ln.startswith("warning:") for ln in raised.stderr.splitlines()) == 1
 
 
+def test_judge_down_is_one_error_line(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    """Every item needs the judge and the endpoint refuses connections: refused with one error line
+    naming the judge setting and the fix (the judge's own fault warnings may precede it)."""
+    inp = _jsonl(tmp_path / "c.jsonl", [{"completion": GOOD, "reference": r} for r in records[:2]])
+    out = tmp_path / "scores.jsonl"
+    judge = {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": None, "max_retries": 0,
+             "timeout_s": 5, "cache_path": None}
+    proc = _score(inp, out, "--set", f"judge={json.dumps(judge)}", "--set", "judge_mode=always")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and proc.stderr.strip().splitlines()[-1] == errors[0]
+    assert errors[0].startswith("error: --set: 2 of 2 items") and "check the judge endpoint" in errors[0]
+    assert not out.exists() and proc.stdout == ""
+
+
 def test_refused_run_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
     inp, out = tmp_path / "empty.jsonl", tmp_path / "scores.jsonl"
     inp.write_text("")

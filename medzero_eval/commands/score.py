@@ -71,9 +71,10 @@ def score(
     \b
     Failure behaviour: a user error prints one line, `error: <file>: <what> — <fix>`, exits with
     code 2 and writes no --output: an empty input, a line that is not UTF-8 or not JSON (file:line),
-    an unknown scorer or setting, or a run where items cannot be scored (no gold answer; an EHRSQL
-    database that cannot run the gold queries) -- all of them, or more than --max-error-share of
-    them unless --allow-errors (then one `warning:` line with the counts, and exit 0).
+    an unknown scorer or setting, a judge that left more than its max_unjudged_share of items
+    unjudged, or a run where items cannot be scored (no gold answer; an EHRSQL database that cannot
+    run the gold queries) -- all of them, or more than --max-error-share of them unless
+    --allow-errors (then one `warning:` line with the counts, and exit 0).
     """
     start = time.monotonic()
     source = config_path or "--set"
@@ -84,13 +85,18 @@ def score(
         scorer = make_scorer(scorer_name, config, source=source)
     except InputError as exc:
         raise UserError(str(exc)) from exc
-    scores, metrics = score_records(
-        scorer,
-        [it.completion for it in items],
-        [it.reference for it in items],
-        batch_size=batch_size,
-        progress=not no_progress,
-    )
+    from medzero_rewards.diagnosis import UnjudgedError
+
+    try:
+        scores, metrics = score_records(
+            scorer,
+            [it.completion for it in items],
+            [it.reference for it in items],
+            batch_size=batch_size,
+            progress=not no_progress,
+        )
+    except UnjudgedError as exc:  # the judge was down or answered nonsense for too many items
+        raise UserError(str(exc), file=source) from exc
     try:
         warning = check_failures(
             tally_failures([it.id for it in items], scores), input_path, max_share=max_error_share, allow=allow_errors
