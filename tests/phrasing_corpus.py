@@ -1,7 +1,8 @@
 """A labelled corpus of the ways models phrase a diagnosis, built around real disease names (issue 16).
 
-Every case wraps a REAL name from the Orphanet hierarchy (``rarearena/orphanet_hypernym.json``) or
-RareBench (``rarebench/*.csv``) in a phrasing shape written here as a rule (hedges, sentences,
+Every case wraps a REAL name from the Orphanet hierarchy (``rarearena/orphanet_hypernym.json``; the
+RareBench diagnoses in ``rarebench/*.csv`` are Orphanet names too, but for three that are kept out
+because they may be synonyms of an Orphanet name) in a phrasing shape written here as a rule (hedges, sentences,
 appositives, explanations, markdown, justifications, ranked lists with reasons, ...), and carries the
 label a careful grader gives it:
 
@@ -169,7 +170,10 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
     def usable(n: str) -> bool:
         return 0 < len(n) <= 70 and not re.search(r"[()/;:\[\]\"]", n) and not _PHRASING_WORDS.search(n)
 
-    clean = [n for n in names if usable(n) and "," not in n and keys[n] not in contained and len(keys[n]) >= 4]
+    # RareBench names that are not Orphanet entity names ("Scleroderma", "CREST syndrome") could be
+    # synonyms of an Orphanet name drawn as "another disease": they are never drawn
+    orpha = set(orpha_names)
+    clean = [n for n in names if n in orpha and usable(n) and "," not in n and keys[n] not in contained and len(keys[n]) >= 4]
     plain = {n for n in clean if not _has_qualifier(n)}
 
     related: dict[str, set[str]] = defaultdict(set)
@@ -196,7 +200,7 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
         groups[n.split(" due to ", 1)[0]].append(n)
     due_to_groups = {p: ns for p, ns in sorted(groups.items()) if len(ns) >= 2}
 
-    comma_names = [n for n in names if usable(n) and n.count(",") == 1 and ", " in n and keys[n] not in contained]
+    comma_names = [n for n in names if n in orpha and usable(n) and n.count(",") == 1 and ", " in n and keys[n] not in contained]
     cgroups: dict[str, list[str]] = defaultdict(list)
     for n in comma_names:
         cgroups[n.split(", ", 1)[0]].append(n)
@@ -753,5 +757,4 @@ def _main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     _main(sys.argv[1:])
