@@ -7,6 +7,7 @@ the offline score is the same code path as the lm-eval metric and the RL reward.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -89,7 +90,11 @@ def test_score_cli_diagnosis(tmp_path: Path, cases: list, orphanet_path: Path) -
     assert got["hypernym"]["tier"] == "hypernym" and got["hypernym"]["details"]["hypernym"] is True
     assert not got["hypernym"]["correct"]
     # the numbers the cases imply
-    assert printed["n"] == 6.0
+    assert printed["n"] == 6 and isinstance(printed["n"], int)  # the aggregate() convention: n an int
+    # stderr: one human-readable summary line (percentages with one decimal, seconds)
+    summary = result.stderr.splitlines()[-1]
+    assert re.fullmatch(r"6 items in \d+\.\d s: .*", summary), summary
+    assert "top1 50.0%" in summary and "format_rate 83.3%" in summary and "mixed_language_rate 16.7%" in summary
     assert printed["top1"] == pytest.approx(3 / 6)  # correct, british, mixed
     assert printed["format_rate"] == pytest.approx(5 / 6)
     assert printed["mixed_language_rate"] == pytest.approx(1 / 6)
