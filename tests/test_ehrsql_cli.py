@@ -37,6 +37,8 @@ def test_realistic_test_split_submission_matches_the_official_flow(ehrsql_dir, t
     expected = oracle_outcomes(test_labels, preds, ehrsql_dir / "mimic_iv.sqlite")
     assert {k: got[k] for k in ("accuracy0", "accuracy5", "accuracy10", "accuracyN")} == oracle_scores(list(expected.values()))
     assert got["n"] == len(test_labels)
+    summary = res.stderr.splitlines()[-1]  # one human-readable line: percentages with one decimal, seconds
+    assert summary.startswith(f"{len(test_labels)} items in ") and f"accuracy0 {got['accuracy0']:.1f}%" in summary
     lines = [json.loads(x) for x in per_q.read_text().splitlines()]
     assert {x["id"]: x["outcome"] for x in lines} == expected
 
