@@ -118,6 +118,25 @@ def outcomes(corpus: list[Case], orphanet_path: Path) -> dict[str, list[Outcome]
     return by_cat
 
 
+def group_of(category: str) -> str:
+    """The README row a category is summed into."""
+    if category.startswith("neg_sibling_"):
+        return "near-name siblings in the same wrappers (no credit)"
+    if category.startswith("multi_"):
+        return "two or more candidates in one answer (hacking)"
+    if category in ("due_to_in_name", "comma_in_name"):
+        return "names with 'due to' / ', subtype' in them, wrapped (correct)"
+    if category.startswith("neg_due_to") or category.startswith("neg_comma"):
+        return "'due to' / ', subtype' siblings and bare prefixes (no credit)"
+    if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast"):
+        return "other disease, Orphanet parent, gold negated or only contrasted (no credit)"
+    if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5"):
+        return "ranked lists without the gold in the top 5 (top5 false)"
+    if category.startswith("ranked_"):
+        return "ranked lists with reasons, gold at rank 1-5 (top1/top5 right)"
+    return "one diagnosis hedged, in a sentence, explained, Markdown, justified (correct)"
+
+
 def rate(items: list[Outcome], attr: str) -> float:
     return sum(getattr(o, attr) for o in items) / len(items)
 
@@ -152,6 +171,13 @@ def test_phrasing_table(outcomes: dict[str, list[Outcome]]) -> None:
         print(f"{cat:<34} {items[0].case.expect:<10} {len(items):>5} {m:>9.1%} {sd:>8.1%}")
         if m < BAR:
             below.append(cat)
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for cat in category_names():
+        groups[group_of(cat)].extend(outcomes[cat])
+    print("\n| phrasing shape (categories summed) | n | medzero right | the seed's difflib matcher right |\n|---|---|---|---|")
+    for name, items in groups.items():
+        ok = sum(o.right for o in items)
+        print(f"| {name} | {len(items):,} | {ok:,} ({ok / len(items):.1%}) | {rate(items, 'seed_right'):.1%} |")
     for kind, pos in (("positives", True), ("negatives", False)):
         items = [o for cat in category_names() for o in outcomes[cat] if o.case.positive == pos]
         print(f"{'ALL ' + kind:<34} {'':<10} {len(items):>5} {rate(items, 'right'):>9.1%} {rate(items, 'seed_right'):>8.1%}")
