@@ -307,7 +307,10 @@ def load_ehrsql(split: str, **metadata: Any) -> dict[str, Any]:
         config["timeout_s"] = float(metadata["timeout_s"])
     extra = _json_option(metadata.get("scorer_config"), "scorer_config") or {}
     config.update(extra)
-    return _dataset(ehrsql_docs(recs, _schema_text(str(tables)), config, metadata))
+    docs = ehrsql_docs(recs, _schema_text(str(tables)), config, metadata)
+    if docs:  # build the scorer now: a database it refuses stops the task here, not item by item
+        _scorer(docs[0]["scorer"])
+    return _dataset(docs)
 
 
 # --------------------------------------------------------------------------- scoring

@@ -4,7 +4,7 @@
   and `ehrsql`; every logged sample is re-scored with ``medzero_rewards`` directly and must match
   field for field, the task metrics must equal ``scorer.aggregate``, and the prompt lm-eval rendered
   must be the model's chat template applied to ``medzero_eval.prompts``' messages.
-* The API path: `--model local-chat-completions` against a real local OpenAI-compatible server.
+* The API path (`--model local-chat-completions` against a real local server) is tests/test_served_model.py.
 * `medzero-eval demo` (the README's main job) at a tiny scale, report included.
 """
 
@@ -35,9 +35,23 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 540) -> None:
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 540) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, env=env or _env(), capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def _stderr_cell(table: str, task: str, metric: str) -> str:
+    """The Stderr column of ``metric``'s row for ``task`` in lm-eval's printed results table."""
+    current = None
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 8:
+            continue
+        current = cells[0] or current
+        if current == task and cells[4] == metric:
+            return cells[-1]
+    raise AssertionError(f"no row {task}/{metric} in the table:\n{table}")
 
 
 def _output(out: Path) -> tuple[dict, dict[str, list[dict]]]:
@@ -50,15 +64,15 @@ def _output(out: Path) -> tuple[dict, dict[str, list[dict]]]:
     return results, samples
 
 
-def _same(a, b) -> bool:
+def _same(a, b, rel: float = 0.0) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
-    return a == b
+    return a == b if rel == 0.0 else math.isclose(a, b, rel_tol=rel, abs_tol=rel)
 
 
 def _rescore_and_compare(results: dict, samples: dict[str, list[dict]]) -> dict[str, dict]:
     """Re-score every logged sample with medzero_rewards; compare per sample and per task."""
-    from medzero_rewards import Score, get_scorer
+    from medzero_rewards import Status, get_scorer
 
     aggregates = {}
     for task, rows in samples.items():
@@ -70,17 +84,19 @@ def _rescore_and_compare(results: dict, samples: dict[str, list[dict]]) -> dict[
             assert completion == row["resps"][0][0]  # the "raw" filter passes the completion unchanged
             score = scorer.score(completion, json.loads(row["doc"]["reference"]))
             direct.append(score)
-            for metric in row["metrics"]:
-                logged = row[metric]
-                assert logged["scorer"] == row["doc"]["scorer"]
-                assert Score.model_validate(logged["score"]) == score, (task, row["doc_id"], metric)
-                assert logged["score"] == score.model_dump(mode="json")
-        expected = scorer.aggregate(direct)
+            # the Score is logged once, under `score`; every other metric holds a plain number
+            assert row["score"] == {"scorer": row["doc"]["scorer"], "score": score.model_dump(mode="json")}
+            assert all(not isinstance(row[m], dict) for m in row["metrics"] if m != "score")
+        kept = [s for s in direct if s.status is not Status.error]
+        expected = scorer.aggregate(kept)
         task_results = results["results"][task]
-        for metric in rows[0]["metrics"]:
+        assert task_results["score,raw"] == len(rows)
+        assert task_results["scorer_error_rate,raw"] == (len(direct) - len(kept)) / len(direct)
+        rel = 1e-12 if spec["name"] == "ehrsql" else 0.0  # EHRSQL percentages: means of 100 * per-item values
+        for metric in {m for row in rows for m in row["metrics"]} - {"score", "scorer_error_rate"}:
             want = expected.get(metric)
-            want = float("nan") if want is None else want
-            assert _same(task_results[f"{metric},raw"], want), (task, metric)
+            want = float("nan") if want is None else float(want)
+            assert _same(task_results[f"{metric},raw"], want, rel), (task, metric)
         aggregates[task] = expected
     return aggregates
 
@@ -93,7 +109,7 @@ def test_cpu_gguf_run_is_rescored_identically(tmp_path: Path, ehrsql_dir: Path) 
 
     model = default_model()
     out = tmp_path / "out"
-    _run([str(LM_EVAL), "--model", "hf", "--model_args", model.hf_model_args(), "--device", "cpu",
+    proc = _run([str(LM_EVAL), "--model", "hf", "--model_args", model.hf_model_args(), "--device", "cpu",
           "--tasks", "rarebench_mme,ehrsql", "--limit", "3", "--apply_chat_template", "--log_samples",
           "--gen_kwargs", "max_gen_toks=40", "--output_path", str(out),
           "--metadata", json.dumps({"ehrsql_dir": str(ehrsql_dir), "answers": "answer_rebuilt.json"})],
@@ -103,6 +119,10 @@ def test_cpu_gguf_run_is_rescored_identically(tmp_path: Path, ehrsql_dir: Path) 
     assert all(len(rows) == 3 for rows in samples.values())
     aggregates = _rescore_and_compare(results, samples)
     assert aggregates["rarebench_mme"]["n"] == 3 and aggregates["ehrsql"]["n"] == 3
+    # lm-eval's printed table carries a numeric standard error for the rates
+    for task, metric in (("rarebench_mme", "top1"), ("rarebench_mme", "format_rate"), ("ehrsql", "accuracy0")):
+        float(_stderr_cell(proc.stdout, task, metric))  # a number, not N/A
+    assert _stderr_cell(proc.stdout, "ehrsql", "accuracyN") == "N/A"
 
     # The rendered prompt is the model's chat template over medzero_eval.prompts' messages, exactly.
     tokenizer = AutoTokenizer.from_pretrained(str(model.folder), gguf_file=model.filename)
@@ -118,34 +138,6 @@ def test_cpu_gguf_run_is_rescored_identically(tmp_path: Path, ehrsql_dir: Path) 
         messages = prompts.ehrsql_messages(ehr[row["doc_id"]]["question"], schema_prompt(ehrsql_dir / "tables.json"))
         rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         assert row["arguments"]["gen_args_0"]["arg_0"] == rendered
-
-
-def test_local_chat_completions_api_path(tmp_path: Path) -> None:
-    """lm-eval's OpenAI-compatible client against a real local server: messages in, scores out."""
-    from fake_openai_server import FakeOpenAIServer
-
-    cases = records.load_rarebench("mme")[:4]
-    by_case = {prompts.diagnosis_messages(c["case_report"], "r1")[1]["content"]: c for c in cases}
-    replies = {}
-    for i, (user, case) in enumerate(by_case.items()):
-        answer = case["diagnosis"] if i % 2 == 0 else "Marfan syndrome"
-        replies[user] = f"<think>The phenotype points to one syndrome.</think><answer>{answer}</answer>"
-
-    with FakeOpenAIServer(chat=replies, models=("fake-doctor",)) as server:
-        base = server.base_url.rstrip("/")
-        out = tmp_path / "out"
-        _run([str(LM_EVAL), "--model", "local-chat-completions",
-              "--model_args", f"model=fake-doctor,base_url={base}/chat/completions,num_concurrent=1,max_retries=1",
-              "--tasks", "rarebench_mme", "--limit", "4", "--apply_chat_template", "--log_samples",
-              "--output_path", str(out)],
-             cwd=tmp_path, env=_env(OPENAI_API_KEY="test-key"), timeout=300)
-        bodies = [r.body for r in server.records]
-    sent = sorted((b["messages"] for b in bodies), key=json.dumps)
-    assert sent == sorted((prompts.diagnosis_messages(c["case_report"], "r1") for c in cases), key=json.dumps)
-    results, samples = _output(out)
-    aggregates = _rescore_and_compare(results, samples)
-    assert results["results"]["rarebench_mme"]["top1,raw"] == aggregates["rarebench_mme"]["top1"] == 0.5
-    assert results["results"]["rarebench_mme"]["format_rate,raw"] == 1.0
 
 
 @pytest.mark.slow
