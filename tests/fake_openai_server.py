@@ -13,6 +13,8 @@ Standard library only (``http.server.ThreadingHTTPServer`` on 127.0.0.1, port 0,
   ``Retry-After``, 500), slow replies (past the client timeout), a malformed JSON body, empty
   content, free-text content, or a dropped connection.
 - It counts requests and the maximum number in flight at once.
+- ``echo_authorization=True`` makes every error body quote the request's ``Authorization`` and
+  ``X-Api-Key`` headers, as some proxies' 401 pages do (for the secret-scrubbing tests).
 
 Use as a context manager::
 
@@ -124,6 +126,7 @@ class FakeOpenAIServer:
         supports_json_schema: bool = True,
         reply_style: Literal["json", "fenced", "text"] = "json",
         api_key: str | None = None,
+        echo_authorization: bool = False,
     ) -> None:
         self.grades = {(_norm(a), _norm(g)): int(v) for (a, g), v in (grades or {}).items()}
         self.chat = chat
@@ -132,6 +135,7 @@ class FakeOpenAIServer:
         self.supports_json_schema = supports_json_schema
         self.reply_style = reply_style
         self.api_key = api_key
+        self.echo_authorization = echo_authorization
         self.records: list[RequestRecord] = []
         self.max_in_flight = 0
         self._in_flight = 0
@@ -241,7 +245,12 @@ class FakeOpenAIServer:
             pass
 
     def _error(self, handler: BaseHTTPRequestHandler, status: int, message: str, headers: Mapping[str, str] = {}) -> None:
-        self._send_json(handler, status, {"error": {"message": message, "type": "fake_error", "code": status}}, headers)
+        error: dict[str, Any] = {"message": message, "type": "fake_error", "code": status}
+        if self.echo_authorization:
+            auth = handler.headers.get("Authorization")
+            error["message"] = f"{message}; request had Authorization: {auth}"
+            error["received_headers"] = {"authorization": auth, "x-api-key": handler.headers.get("X-Api-Key")}
+        self._send_json(handler, status, {"error": error}, headers)
 
     def _handle_get(self, handler: BaseHTTPRequestHandler) -> None:
         if handler.path.rstrip("/") in ("/v1/models", "/models"):

@@ -6,7 +6,8 @@ of the key (the same model behind another URL gives the same grades) and are nev
 real grades (0/1/2) are stored; failures are never cached, so a re-run retries them.
 
 Safe for threads of one process (one connection behind a lock) and for several processes sharing
-the file (SQLite WAL mode with a busy timeout).
+the file (SQLite WAL mode with a busy timeout). A :class:`JudgeCache` pickles as its path: the copy
+opens its own connection to the same file (a process pool or a Ray worker shares the cache).
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ class JudgeCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
+        self._open()
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"path": self.path}  # no connection, no lock
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.path = Path(state["path"])  # type: ignore[arg-type]
+        self._open()
+
+    def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None)

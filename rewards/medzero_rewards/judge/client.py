@@ -15,7 +15,13 @@ Per :meth:`OpenAIJudge.judge_many` call:
    this judge) and the RPM/TPM limiter, with their own retry loop: 429, 408/409, 5xx, timeouts and
    connection errors are retried with capped exponential backoff, honouring ``Retry-After``;
    empty or unparseable replies are re-asked ``parse_retries`` times;
-4. what still fails comes back as ``status="unjudged"`` with the reason, never as grade 0.
+4. what still fails comes back as ``status="unjudged"`` with the reason, never as grade 0, and the
+   failures of the batch are logged as **one** warning with counts per kind of fault.
+
+Every reason and log line is scrubbed of secrets (:mod:`.redact`): the key value, ``Bearer ...``,
+``sk-...``. An :class:`OpenAIJudge` pickles (for a process pool or a Ray worker): the copy holds the
+configuration, statistics and cache path, never the key; it reads the key from its own environment
+and opens its own HTTP client and cache connection. Rate limits apply per process.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +42,7 @@ from medzero_rewards.judge.cache import JudgeCache, cache_key, reference_key
 from medzero_rewards.judge.config import JudgeConfig
 from medzero_rewards.judge.limits import RateLimiter
 from medzero_rewards.judge.parse import VerdictParseError, parse_grades
+from medzero_rewards.judge.redact import ScrubFilter, register_secret, scrub
 from medzero_rewards.judge.prompt import (
     PROMPT_VERSION,
     RESPONSE_FORMAT,
@@ -47,6 +55,8 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 log = logging.getLogger("medzero_rewards.judge")
+if not any(isinstance(f, ScrubFilter) for f in log.filters):
+    log.addFilter(ScrubFilter())
 
 ProgressCallback = Callable[[int, int], None]  # (calls finished, calls total) for one judge_many
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
@@ -91,6 +101,15 @@ class JudgeStats:
         with self._lock:
             return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
 
 @dataclass
 class _Job:
@@ -106,6 +125,7 @@ class _Job:
     tokens_in: int = 0
     tokens_out: int = 0
     reason: str = ""
+    failure: str = ""  # kind of fault that left answers ungraded ("HTTP 500", "timeout", ...), for the batch warning
 
 
 @dataclass
@@ -161,27 +181,60 @@ class OpenAIJudge:
     ) -> None:
         """Build the client. ``sleep`` is how backoff and rate-limit waits are spent (injectable for tests)."""
         self.config = config if isinstance(config, JudgeConfig) else JudgeConfig.model_validate(dict(config))
+        self._sleep = sleep
+        self._progress = progress
+        self._limiter = RateLimiter(self.config.rpm, self.config.tpm, sleep=sleep)
+        self._cache = JudgeCache(self.config.cache_path) if self.config.cache_path is not None else None
+        self._structured = self.config.structured
+        self._schema_warned = False
+        self.stats = JudgeStats()
+        self._connect(strict=True)
+
+    def _connect(self, *, strict: bool) -> None:
+        """Import ``openai``, read the key and open the HTTP client (at construction and after unpickling).
+
+        ``strict`` (construction): a missing key raises :class:`JudgeUnavailableError`. After unpickling
+        it leaves the judge unavailable instead: every answer it would send comes back unjudged with
+        the reason (cached grades still serve).
+        """
+        self._unavailable = ""
+        self._client: Any = None
+        self._semaphore = threading.BoundedSemaphore(self.config.max_concurrency)
         try:
             import openai
         except ImportError as exc:  # pragma: no cover - exercised only without the extra
             raise JudgeUnavailableError(
                 "the LLM judge needs the 'openai' package: pip install 'medzero-rewards[judge]'"
             ) from exc
+        self._openai = openai
         try:
             api_key = self.config.resolve_api_key()
         except ValueError as exc:
-            raise JudgeUnavailableError(str(exc)) from None
-        self._openai = openai
+            if strict:
+                raise JudgeUnavailableError(str(exc)) from None
+            self._unavailable = f"judge unavailable in this process: {exc}"
+            return
+        register_secret(api_key)
         self._client = openai.OpenAI(
             api_key=api_key, base_url=self.config.base_url, timeout=self.config.timeout_s, max_retries=0
         )
-        self._semaphore = threading.BoundedSemaphore(self.config.max_concurrency)
-        self._sleep = sleep
-        self._limiter = RateLimiter(self.config.rpm, self.config.tpm, sleep=sleep)
-        self._cache = JudgeCache(self.config.cache_path) if self.config.cache_path is not None else None
-        self._structured = self.config.structured
-        self._progress = progress
-        self.stats = JudgeStats()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Configuration, statistics, limiter and cache path; no key, HTTP client, module or lock."""
+        state = self.__dict__.copy()
+        for name in ("_openai", "_client", "_semaphore", "_unavailable", "_limiter"):
+            state.pop(name, None)
+        for name, default in (("_sleep", time.sleep), ("_progress", None)):
+            try:  # an injected callable that cannot travel (a lambda) is replaced by the default
+                pickle.dumps(state[name])
+            except Exception:  # noqa: BLE001
+                state[name] = default
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._limiter = RateLimiter(self.config.rpm, self.config.tpm, sleep=self._sleep)  # full buckets
+        self._connect(strict=False)
 
     # ------------------------------------------------------------------ public API
 
@@ -196,7 +249,22 @@ class OpenAIJudge:
 
     def judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeVerdict]:
         """Judge every request (one call per request at most, unless it has more than
-        ``max_answers_per_call`` new answers), concurrently; never raises for one item."""
+        ``max_answers_per_call`` new answers), concurrently; never raises.
+
+        Failed calls are logged as one warning for the whole batch, with counts per kind of fault.
+        """
+        try:
+            return self._judge_many(requests)
+        except Exception as exc:  # noqa: BLE001 - the batch must not go down; every item is flagged instead
+            reason = scrub(f"judge error: {type(exc).__name__}: {_short(exc)}")
+            log.warning("judge %s: %d request(s) unjudged: %s", self.config.model, len(requests), reason)
+            log.debug("judge_many failed", exc_info=True)
+            return [
+                JudgeVerdict(grades=[None] * len(getattr(r, "answers", None) or []), status="unjudged", reason=reason)
+                for r in requests
+            ]
+
+    def _judge_many(self, requests: Sequence[JudgeRequest]) -> list[JudgeVerdict]:
         plans = [self._plan(r) for r in requests]
         keys = [v for p in plans for kind, v in p.slots if kind == "key"]
         cached: dict[str, Grade] = {}
@@ -204,7 +272,7 @@ class OpenAIJudge:
             try:
                 cached = self._cache.get_many(keys)
             except Exception as exc:  # noqa: BLE001 - an unreadable cache costs calls, not results
-                log.warning("judge cache read from %s failed (%s); judging without it", self._cache.path, exc)
+                log.warning("judge cache read from %s failed (%s); judging this batch without it", self._cache.path, exc)
 
         jobs: list[_Job] = []
         job_of_key: dict[str, _Job] = {}
@@ -231,6 +299,7 @@ class OpenAIJudge:
                 job_of_key.update({k: job for k, _ in chunk})
 
         self._run_jobs(jobs)
+        self._log_failures(jobs)
         self._store(jobs)
         verdicts = [self._verdict(i, p, cached, job_of_key) for i, p in enumerate(plans)]
         return verdicts
@@ -242,7 +311,8 @@ class OpenAIJudge:
 
     def close(self) -> None:
         """Close the HTTP client and the cache."""
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
         if self._cache is not None:
             self._cache.close()
 
@@ -281,7 +351,7 @@ class OpenAIJudge:
 
     def _verdict(self, index: int, plan: _Plan, cached: dict[str, Grade], job_of_key: dict[str, _Job]) -> JudgeVerdict:
         if plan.error:
-            return JudgeVerdict(grades=[], status="unjudged", reason=plan.error)
+            return JudgeVerdict(grades=[], status="unjudged", reason=scrub(plan.error))
         grades: list[Grade | None] = []
         reasons: list[str] = list(dict.fromkeys(plan.notes))
         own_jobs: dict[int, _Job] = {}
@@ -306,7 +376,7 @@ class OpenAIJudge:
         return JudgeVerdict(
             grades=grades,
             status=status,
-            reason="; ".join(reasons),
+            reason=scrub("; ".join(reasons)),
             cached=not own_jobs and hits > 0,
             calls=sum(j.calls for j in own_jobs.values()),
             tokens_in=sum(j.tokens_in for j in own_jobs.values()),
@@ -366,11 +436,13 @@ class OpenAIJudge:
     def _run_job(self, job: _Job) -> None:
         """Fill ``job.grades`` (``None`` where it failed) and ``job.reason``; never raises."""
         try:
-            self._call_with_retries(job)
-        except Exception as exc:
-            log.exception("judge call failed unexpectedly")
-            job.grades = [None] * len(job.answers)
-            job.reason = f"judge error: {type(exc).__name__}: {exc}"
+            if self._unavailable:
+                self._fail(job, "judge unavailable", self._unavailable)
+            else:
+                self._call_with_retries(job)
+        except Exception as exc:  # noqa: BLE001 - reported on the verdict and in the batch warning
+            log.debug("judge call failed unexpectedly", exc_info=True)
+            self._fail(job, f"error {type(exc).__name__}", f"judge error: {type(exc).__name__}: {_short(exc)}")
         judged = sum(g is not None for g in job.grades)
         self.stats.add(answers_judged=judged, answers_unjudged=len(job.grades) - judged)
 
@@ -402,14 +474,16 @@ class OpenAIJudge:
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 if status == 400 and structured:
-                    log.warning("judge endpoint rejected the JSON-schema request (HTTP 400); retrying as free text")
+                    if not self._schema_warned:
+                        self._schema_warned = True
+                        log.warning("judge endpoint rejected the JSON-schema request (HTTP 400); asking for free text from now on")
                     tried_unstructured = True
                     continue
                 if (status in _RETRYABLE_STATUS or status >= 500) and retries < self.config.max_retries:
                     self._retry(retries, exc, f"HTTP {status}")
                     retries += 1
                     continue
-                return self._fail(job, f"judge HTTP {status} after {job.calls} call(s): {_short(exc)}")
+                return self._fail(job, f"HTTP {status}", f"judge HTTP {status} after {job.calls} call(s): {_short(exc)}")
             except (openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError) as exc:
                 kind = {
                     openai.APITimeoutError: "timeout",
@@ -420,7 +494,7 @@ class OpenAIJudge:
                     self._retry(retries, exc, kind)
                     retries += 1
                     continue
-                return self._fail(job, f"judge {kind} after {job.calls} call(s): {_short(exc)}")
+                return self._fail(job, kind, f"judge {kind} after {job.calls} call(s): {_short(exc)}")
 
             if tried_unstructured and self._structured:
                 self._structured = False  # the server cannot do JSON schema; stop asking
@@ -436,18 +510,19 @@ class OpenAIJudge:
             content = choice.message.content if choice is not None and choice.message is not None else None
             try:
                 grades = parse_grades(content, n)
-            except (VerdictParseError, TypeError) as exc:
+            except VerdictParseError as exc:
                 if parse_failures < self.config.parse_retries:
                     parse_failures += 1
                     self.stats.add(retries=1)
                     continue
                 finish = getattr(choice, "finish_reason", None)
                 extra = " (reply truncated at max_tokens)" if finish == "length" else ""
-                return self._fail(job, f"unparseable judge reply after {job.calls} call(s){extra}: {exc}")
+                return self._fail(job, "unparseable reply", f"unparseable judge reply after {job.calls} call(s){extra}: {exc}")
             job.grades = grades
             missing = sum(g is None for g in grades)
             if missing:
                 job.reason = f"judge reply graded {n - missing} of {n} answers"
+                job.failure = "partial reply"
             return None
 
     def _wait_for_limits(self, estimate: int) -> float:
@@ -458,15 +533,35 @@ class OpenAIJudge:
 
     def _retry(self, retry_index: int, exc: Any, what: str) -> None:
         delay = self._backoff(retry_index, exc)
-        log.info("judge %s; retry %d/%d in %.2fs", what, retry_index + 1, self.config.max_retries, delay)
+        log.debug("judge %s; retry %d/%d in %.2fs", what, retry_index + 1, self.config.max_retries, delay)
         self.stats.add(retries=1)
         if delay > 0:
             self._sleep(delay)
 
-    def _fail(self, job: _Job, reason: str) -> None:
-        log.warning("%s", reason)
+    def _fail(self, job: _Job, kind: str, reason: str) -> None:
+        """Leave every answer of ``job`` ungraded; ``kind`` groups it in the batch warning."""
         job.grades = [None] * len(job.answers)
-        job.reason = reason
+        job.reason = scrub(reason)
+        job.failure = kind
+
+    def _log_failures(self, jobs: Sequence[_Job]) -> None:
+        """One warning for the whole batch: failed calls per kind of fault, one example reason each."""
+        failed = [job for job in jobs if job.failure]
+        if not failed:
+            return
+        by_kind: dict[str, list[_Job]] = {}
+        for job in failed:
+            by_kind.setdefault(job.failure, []).append(job)
+        unjudged = sum(g is None for job in failed for g in job.grades)
+        answers = sum(len(job.answers) for job in jobs)
+        parts = [
+            f"{len(group)} x {kind} (e.g. {_short(group[0].reason, 160)})"
+            for kind, group in sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        ]
+        log.warning(
+            "judge %s: %d of %d call(s) in this batch failed, %d of %d answer(s) unjudged: %s",
+            self.config.model, len(failed), len(jobs), unjudged, answers, "; ".join(parts),
+        )  # fmt: skip
 
     def _request_body(self, messages: list[dict[str, str]], structured: bool) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -3,6 +3,9 @@
 A caller *reserves* capacity and is told how long to wait before sending; the bucket may go into
 debt, so concurrent callers queue up fairly in reservation order without polling. The clock is
 injectable, which lets tests check the arithmetic without sleeping.
+
+Limits are per process: a pickled bucket (a judge sent to a process pool) starts full in the new
+process, so N processes may together send up to N times the configured rate.
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ class TokenBucket:
         self._level = self.capacity
         self._last = clock()
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, object]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._level = self.capacity  # a fresh bucket: another process's clock and debt do not carry over
+        self._last = self._clock()
 
     def _refill(self) -> None:
         now = self._clock()
