@@ -140,6 +140,8 @@ class Pools:
     due_to_groups: dict[str, list[str]]  # prefix before " due to " -> its names (>= 2 names)
     comma_names: list[str]  # names with one ", " part ("Alpha-mannosidosis, adult form")
     comma_groups: dict[str, list[str]]  # prefix before ", " -> its names (>= 2 names)
+    qualified: list[tuple[str, str]]  # ("Atypical Rett syndrome", "Rett syndrome"): both Orphanet entities
+    inside_other: list[tuple[str, str]]  # ("Scott syndrome", "Aarskog-Scott syndrome"): a name inside another's
     phenotypes: list[str]
     genes: list[str]  # gene symbols read from "<GENE>-related ..." / "<GENE>-CDG" names
 
@@ -158,6 +160,30 @@ def _contained_keys(keys: Iterable[str]) -> set[str]:
                     if part in keyset:
                         out.add(part)
     return out
+
+
+def _names_inside_other_names(names: Sequence[str], keys: dict[str, str], by_key: dict[str, str],
+                              related: dict[str, set[str]]) -> list[tuple[str, str]]:  # fmt: skip
+    """(name, other) where ``name`` is spelled inside another, unrelated Orphanet entity as one part of a
+    compound name (``Scott syndrome`` in ``Aarskog-Scott syndrome``, ``Microtia`` in ``Bilateral
+    microtia-deafness-cleft palate syndrome``), after ``without`` or before ``-like``: that entity is a
+    different disease. Thalassemia compounds (``Hemoglobin E-beta-thalassemia``) are left out: they are
+    forms of the thalassemia."""
+    out: set[tuple[str, str]] = set()
+    for other in names:
+        words = keys[other].split()
+        low = other.lower()
+        for i in range(len(words)):
+            for j in range(i + 1, len(words) + 1):
+                part = " ".join(words[i:j])
+                name = by_key.get(part)
+                if j - i == len(words) or name is None or part in related.get(keys[other], ()) or "thalassemia" in part:
+                    continue
+                g = name.lower()
+                if (f"without {g}" in low or f"{g}-like" in low
+                        or (low.endswith(" syndrome") and (f"-{g}" in low or f"{g}-" in low))):  # fmt: skip
+                    out.add((name, other))
+    return sorted(out)
 
 
 def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenotypes: Sequence[str]) -> Pools:
@@ -205,6 +231,12 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
     for n in comma_names:
         cgroups[n.split(", ", 1)[0]].append(n)
     comma_groups = {p: ns for p, ns in sorted(cgroups.items()) if len(ns) >= 2}
+    by_key = {keys[n]: n for n in orpha_names}
+    qualified = sorted(
+        (n, by_key[_key(n.split(" ", 1)[1])]) for n in orpha_names
+        if " " in n and _key(n.split(" ", 1)[1]) in by_key and usable(n) and keys[n] not in contained
+    )  # fmt: skip
+    inside_other = _names_inside_other_names(orpha_names, keys, by_key, related)
     genes = sorted({m.group(1) for n in orpha_names for m in re.finditer(r"\b([A-Z][A-Z0-9]{1,7})-(?:related|CDG)\b", n)
                     if re.search(r"\d", m.group(1))})  # fmt: skip
 
@@ -214,7 +246,7 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
          and not _has_qualifier(p) and _key(p) not in disease_keys}
     )  # fmt: skip
     return Pools(names, clean, plain, sorted(set(siblings)), sorted(set(parents)), related, due_to_names,
-                 due_to_groups, comma_names, comma_groups, reasons, genes)  # fmt: skip
+                 due_to_groups, comma_names, comma_groups, qualified, inside_other, reasons, genes)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -597,6 +629,22 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
             t = rng.choice(names)
             add(category, t, rules[t](gold, c), gold, "correct")
 
+    # a first word that is part of the name ("Atypical", "Classic", "Mild", "Familial"...): kept when the
+    # gold has it; the name without it is another (broader) Orphanet entity
+    rules = {f"{f}/{k}": v for f in NAME_PART_FAMILIES for k, v in FAMILIES[f].items()}
+    names = sorted(rules)
+    for qualified, base in rng.sample(pools.qualified, min(per_category, len(pools.qualified))):
+        t = rng.choice(names)
+        add("qualified_name", t, rules[t](qualified, c), qualified, "correct")
+    for qualified, base in rng.sample(pools.qualified, min(per_category, len(pools.qualified))):
+        t = rng.choice(names)
+        add("neg_qualifier_dropped", t, rules[t](base, c), qualified, "no_credit")
+
+    # the gold spelled inside another disease's compound name
+    for gold, other in rng.sample(pools.inside_other, min(per_category, len(pools.inside_other))):
+        t = rng.choice(names)
+        add("neg_gold_inside_other_name", t, rules[t](other, c), gold, "no_credit")
+
     # negatives: the wrappers around a near-name sibling (both directions of each mined pair)
     for family, rules in FAMILIES.items():
         names = sorted(rules)
@@ -722,7 +770,8 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
 
 def category_names() -> list[str]:
     """Every category :func:`build_corpus` produces, in its order (known before any data is read)."""
-    return [*FAMILIES, "negated_other", "due_to_in_name", "comma_in_name", *(f"neg_sibling_{f}" for f in FAMILIES),
+    return [*FAMILIES, "negated_other", "due_to_in_name", "comma_in_name", "qualified_name", "neg_qualifier_dropped",
+            "neg_gold_inside_other_name", *(f"neg_sibling_{f}" for f in FAMILIES),
             "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast", *MULTI,
             "multi_ranked_list",
             "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",

@@ -124,12 +124,13 @@ def group_of(category: str) -> str:
         return "near-name siblings in the same wrappers (no credit)"
     if category.startswith("multi_"):
         return "two or more candidates in one answer (hacking)"
-    if category in ("due_to_in_name", "comma_in_name"):
-        return "names with 'due to' / ', subtype' in them, wrapped (correct)"
-    if category.startswith("neg_due_to") or category.startswith("neg_comma"):
-        return "'due to' / ', subtype' siblings and bare prefixes (no credit)"
-    if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast"):
-        return "other disease, Orphanet parent, gold negated or only contrasted (no credit)"
+    if category in ("due_to_in_name", "comma_in_name", "qualified_name"):
+        return "names with 'due to', ', subtype' or a first qualifier word ('Atypical', 'Acquired') in them, wrapped (correct)"
+    if category.startswith("neg_due_to") or category.startswith("neg_comma") or category == "neg_qualifier_dropped":
+        return "those names' 'due to' siblings, bare prefixes, qualifier dropped (no credit)"
+    if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast",
+                    "neg_gold_inside_other_name"):  # fmt: skip
+        return "other disease, Orphanet parent, gold inside another name, gold negated or only contrasted (no credit)"
     if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5"):
         return "ranked lists without the gold in the top 5 (top5 false)"
     if category.startswith("ranked_"):
