@@ -2,7 +2,8 @@
 
 A config names the model, the training (and optional held-out) data, the scorer configuration of each task,
 GRPO settings passed through to :class:`trl.GRPOConfig`, optional LoRA, the output directory and logging.
-Strings may use ``${VAR}`` / ``~``; they are expanded when the config is loaded.
+Strings may use ``~``, ``${VAR}`` (an error naming the variable when it is not set) and ``${VAR:-default}``
+(the shell's default form); they are expanded when the config is loaded.
 
 >>> cfg = TrainConfig.model_validate({
 ...     "model": "default",
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,18 +39,52 @@ _RESERVED_GRPO_KEYS = {
 }
 
 
+# transformers 5 renamed gradient_checkpointing to activation_checkpointing (the old name warns); a config
+# may use either, and medzero passes the one the installed transformers knows (train.grpo_kwargs).
+CHECKPOINTING_KEYS = ("activation_checkpointing", "gradient_checkpointing")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _expand(value: Any) -> Any:
-    """Expand ``${VAR}`` and ``~`` in every string of a (nested) value."""
+_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
+
+
+def expand_string(text: str, where: str = "") -> str:
+    """Expand ``${VAR}``, ``$VAR``, ``${VAR:-default}`` and ``~``; an unset variable without a default is an error.
+
+    >>> os.environ["MZ_DOC"] = "/data"
+    >>> expand_string("${MZ_DOC}/ehrsql2024"), expand_string("${MZ_UNSET_DOC:-../shared/data}/x")
+    ('/data/ehrsql2024', '../shared/data/x')
+    >>> expand_string("${MZ_UNSET_DOC}/x", "train_data.0.data_dir")
+    Traceback (most recent call last):
+    ...
+    ValueError: train_data.0.data_dir: environment variable MZ_UNSET_DOC is not set (in '${MZ_UNSET_DOC}/x'); set it, e.g. MZ_UNSET_DOC=/path medzero-train ...
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(3)
+        value = os.environ.get(name)
+        if value is not None and (value or match.group(2) is None):
+            return value
+        if match.group(2) is not None:
+            return match.group(2)
+        at = f"{where}: " if where else ""
+        raise ValueError(f"{at}environment variable {name} is not set (in {text!r}); "
+                         f"set it, e.g. {name}=/path medzero-train ...")
+
+    return os.path.expanduser(_VARIABLE.sub(substitute, text))
+
+
+def _expand(value: Any, where: str = "") -> Any:
+    """Expand variables and ``~`` in every string of a (nested) value (see :func:`expand_string`)."""
     if isinstance(value, str):
-        return os.path.expanduser(os.path.expandvars(value))
+        return expand_string(value, where)
     if isinstance(value, list):
-        return [_expand(v) for v in value]
+        return [_expand(v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _expand(v) for k, v in value.items()}
+        return {k: _expand(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
     return value
 
 
@@ -78,13 +114,24 @@ class LoraSpec(_Strict):
 
 
 class RareArenaSource(_Strict):
-    """RareArena RDC / RDS case file (JSON Lines, RareArena's schema)."""
+    """RareArena RDC / RDS cases (JSON Lines, RareArena's schema).
+
+    ``path`` empty or absent: ``$MEDZERO_RAREARENA_RDC`` / ``$MEDZERO_RAREARENA_RDS`` when set (as the lm-eval
+    tasks), else ``RDC.json`` / ``RDS.json`` from the Hugging Face Hub dataset ``THUMedInfo/RareArena`` (its
+    cache; ``HF_HUB_OFFLINE=1`` reads only the cache; ``revision`` pins a commit).
+    """
 
     source: Literal["rarearena"]
-    path: str
+    path: str | None = None
+    revision: str | None = None
     setting: Literal["rdc", "rds"] = "rdc"
     style: Literal["r1", "top5"] = "r1"
     limit: int | None = Field(None, gt=0)
+
+    @field_validator("path", "revision")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
 
     @property
     def task(self) -> str:
@@ -178,10 +225,12 @@ class TrainConfig(_Strict):
     def _grpo_keys(cls, grpo: dict[str, Any]) -> dict[str, Any]:
         from trl import GRPOConfig
 
-        known = {f.name for f in dataclasses.fields(GRPOConfig)}
+        known = {f.name for f in dataclasses.fields(GRPOConfig)} | set(CHECKPOINTING_KEYS)
         unknown = sorted(set(grpo) - known)
         if unknown:
             raise ValueError(f"unknown GRPOConfig field(s): {unknown}")
+        if all(k in grpo for k in CHECKPOINTING_KEYS):
+            raise ValueError("set activation_checkpointing only (gradient_checkpointing is its old name)")
         reserved = {k: v for k, v in _RESERVED_GRPO_KEYS.items() if k in grpo}
         if reserved:
             raise ValueError(

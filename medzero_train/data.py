@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,11 @@ def base_scorer_config(src: DataSource) -> dict[str, Any]:
 
 def source_docs(src: DataSource) -> list[dict[str, Any]]:
     """The lm-eval task documents of one source (``id, system, prompt, target, reference, scorer``)."""
-    if isinstance(src, RareArenaSource):
-        recs = records.load_rarearena(src.path)[: src.limit]
+    if isinstance(src, RareArenaSource):  # no path: $MEDZERO_RAREARENA_RDC/_RDS, else the Hugging Face Hub (cached)
+        setting = src.setting.upper()
+        given = src.path or os.environ.get(f"MEDZERO_RAREARENA_{setting}") or None
+        path = records.resolve_rarearena_file(setting, given, revision=src.revision)
+        recs = records.load_rarearena(path)[: src.limit]
         return lm_eval_glue.diagnosis_docs(recs, src.setting, src.style, base_scorer_config(src))
     if isinstance(src, RareBenchSource):
         docs: list[dict[str, Any]] = []

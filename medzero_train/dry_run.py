@@ -105,7 +105,7 @@ def dry_run(cfg: TrainConfig, n_samples: int = 2) -> dict[str, Any]:
     keys = ("num_generations", "per_device_train_batch_size", "gradient_accumulation_steps", "generation_batch_size",
             "max_completion_length", "learning_rate", "beta", "loss_type", "scale_rewards", "temperature",
             "max_steps", "num_train_epochs", "bf16", "use_vllm", "vllm_mode", "save_steps", "logging_steps",
-            "gradient_checkpointing", "report_to")
+            "activation_checkpointing", "report_to")
     return {
         "model": {"source": name_or_path, "gguf_file": gguf_file, "dtype": cfg.model.dtype,
                   "lora": cfg.lora.model_dump() if cfg.lora else None},
@@ -140,7 +140,7 @@ def format_plan(plan: dict[str, Any]) -> str:
     lines.append(f"  output_dir: {plan['output_dir']}")
     lines.append("  sample completions scored by the reward functions:")
     for s in plan["samples"]:
-        comps = ", ".join(f"{k}={v:.3g}" if v is not None else f"{k}=None" for k, v in s["components"].items())
+        comps = ", ".join(f"{k}={v:.3g}" for k, v in s["components"].items() if v is not None)  # its task's
         lines.append(f"    {s['task']} {s['id']} [{s['completion']}] {comps} | sum={s['sum']:.3g} "
                      f"scorer reward={s['scorer_reward']} status={s['status']} extracted={s['extracted']!r}")
     for note in plan["notes"]:

@@ -58,9 +58,29 @@ def _cuda_available() -> bool:
         return False
 
 
+def _checkpointing(kwargs: dict[str, Any]) -> None:
+    """Pass activation checkpointing under the name the installed transformers knows (TRL's default: on).
+
+    transformers 5 renamed ``gradient_checkpointing`` to ``activation_checkpointing`` and warns on the old
+    name, which TRL's ``GRPOConfig`` still sets by default; naming the setting explicitly avoids the warning.
+    """
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    fields = {f.name: f for f in dataclasses.fields(GRPOConfig)}
+    value = kwargs.pop("activation_checkpointing", None)
+    old = kwargs.pop("gradient_checkpointing", None)
+    value = old if value is None else value
+    if value is None:
+        value = fields["gradient_checkpointing"].default
+    kwargs["activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"] = value
+
+
 def grpo_kwargs(cfg: TrainConfig) -> dict[str, Any]:
     """Keyword arguments for :class:`trl.GRPOConfig`: ``cfg.grpo`` plus medzero's own top-level keys."""
     kwargs = dict(cfg.grpo)
+    _checkpointing(kwargs)
     kwargs["output_dir"] = cfg.output_dir
     kwargs["report_to"] = [] if cfg.report_to == "none" else cfg.report_to
     kwargs["seed"] = cfg.seed
@@ -71,19 +91,16 @@ def grpo_kwargs(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def build_plan(cfg: TrainConfig, tokenizer: Any = None) -> TrainingPlan:
-    """Datasets, scorers and reward functions; drops over-long prompts when a ``tokenizer`` is given."""
+    """Datasets, scorers and reward functions; drops over-long prompts when a ``tokenizer`` is given.
+
+    Every data file is read here, so a missing one fails before any model is loaded."""
     train_ds = data_mod.build_dataset(cfg.train_data, cfg.shuffle_seed)
     configs = data_mod.scorer_configs(cfg)
     scorers = make_scorers(list(configs), configs)
     rewards = make_rewards(scorers, cfg.tasks())
     functions = reward_functions(rewards, use_async=cfg.reward_async)
-    dropped = None
-    if tokenizer is not None:
-        train_ds, dropped = data_mod.drop_overlong(train_ds, tokenizer, cfg.max_prompt_length)
-        if len(train_ds) == 0:
-            raise ValueError(f"every training prompt is longer than max_prompt_length={cfg.max_prompt_length}")
     tasks = eval_tasks(cfg.eval.data) if cfg.eval else []
-    return TrainingPlan(
+    plan = TrainingPlan(
         cfg=cfg,
         train_dataset=train_ds,
         eval_tasks=tasks,
@@ -92,8 +109,18 @@ def build_plan(cfg: TrainConfig, tokenizer: Any = None) -> TrainingPlan:
         rewards=rewards,
         reward_functions=functions,
         grpo_kwargs=grpo_kwargs(cfg),
-        dropped_overlong=dropped,
     )
+    if tokenizer is not None:
+        drop_overlong_prompts(plan, tokenizer)
+    return plan
+
+
+def drop_overlong_prompts(plan: TrainingPlan, tokenizer: Any) -> None:
+    """Drop the training prompts longer than ``max_prompt_length`` tokens (counted in ``dropped_overlong``)."""
+    limit = plan.cfg.max_prompt_length
+    plan.train_dataset, plan.dropped_overlong = data_mod.drop_overlong(plan.train_dataset, tokenizer, limit)
+    if len(plan.train_dataset) == 0:
+        raise ValueError(f"every training prompt is longer than max_prompt_length={limit} tokens")
 
 
 def make_timing_callback(rewards: dict[str, TRLRewards], output_dir: str) -> Any:
@@ -168,15 +195,35 @@ def make_trainer(plan: TrainingPlan, model_path: str, tokenizer: Any) -> Any:
     return trainer
 
 
-def run(cfg: TrainConfig) -> dict[str, Any]:
-    """Train: resolve the model, build the plan, run :meth:`GRPOTrainer.train`, save the final model."""
+@dataclass
+class Prepared:
+    """A run ready to train: its plan, the loadable model path and the tokenizer."""
+
+    plan: TrainingPlan
+    model_path: str
+    tokenizer: Any
+
+
+def prepare(cfg: TrainConfig) -> Prepared:
+    """Check the model is available, read every data file and build the scorers, then resolve the model
+    (dequantising a GGUF model once) and drop over-long prompts. User errors (a missing data file or model,
+    a bad scorer setting) surface here, before any weights load."""
     from accelerate import PartialState
 
+    model_mod.resolve_source(cfg.model)  # the embedded default model is installed (cheap)
+    plan = build_plan(cfg)
     with PartialState().main_process_first():  # one process dequantises a GGUF model, the others reuse it
         model_path = model_mod.resolve_model_path(cfg.model)
     tokenizer = model_mod.load_tokenizer(model_path, cfg.model.trust_remote_code)
-    plan = build_plan(cfg, tokenizer)
-    trainer = make_trainer(plan, model_path, tokenizer)
+    drop_overlong_prompts(plan, tokenizer)
+    return Prepared(plan, model_path, tokenizer)
+
+
+def run(cfg: TrainConfig, prepared: Prepared | None = None) -> dict[str, Any]:
+    """Train: :func:`prepare` (unless given), run :meth:`GRPOTrainer.train`, save the final model."""
+    prepared = prepared or prepare(cfg)
+    plan = prepared.plan
+    trainer = make_trainer(plan, prepared.model_path, prepared.tokenizer)
     try:
         result = trainer.train()
         trainer.save_model(cfg.output_dir)

