@@ -517,6 +517,15 @@ MULTI: dict[str, dict[str, Callable[[str, str, str, Ctx], str]]] = {
         "or_is_most_likely": lambda g, y, z, c: f"{g} or {c.inline(y)} is the most likely diagnosis.",
         "either": lambda g, y, z, c: f"This is either {c.inline(y)} or {c.inline(g)}.",
     },
+    "multi_in_justification": {
+        "also_possible_paragraph": lambda g, y, z, c: f"{g}\n\n{y} is also possible.",
+        "remains_possibility": lambda g, y, z, c: "{}\n\nThis is supported by {} and {}, although {} remains a possibility.".format(
+            g, *c.pheno(2), c.inline(y)),
+        "alternative_label": lambda g, y, z, c: f"**{g}**\n\nAlternative: {y}",
+        "differentials_include": lambda g, y, z, c: f"{g}\nDifferential diagnoses include {c.inline(y)} and {c.inline(z)}.",
+        "should_be_considered": lambda g, y, z, c: f"{g}. {y} should also be considered.",
+        "hedged_pair": lambda g, y, z, c: f"{g} (most likely), {c.inline(y)} (less likely)",
+    },
     "multi_with_reasons": {
         "paren_reasons": lambda g, y, z, c: f"{g} ({c.reason()}) or {y} ({c.reason()})",
         "dash_reasons": lambda g, y, z, c: f"{g} — {c.reason()}; {y} — {c.reason()}",
