@@ -757,6 +757,26 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
         items = _others(pools, rng, gold, 4)
         items.insert(i % 5, answer_name)
         add("ranked_neg_sibling", f"{s}/{kind}", RANKED[s](items, c), gold, "not_top5", "ranked")
+    # another disease named in an item's reason: the items are still the names
+    contrast = [lambda n, y, c: f"{n} — unlike {c.inline(y)}, explains the {c.pheno()[0]}",
+                lambda n, y, c: f"{n} (distinguished from {c.inline(y)} by the {c.pheno()[0]})",
+                lambda n, y, c: f"{n}: more likely than {c.inline(y)} given the {c.pheno()[0]}"]  # fmt: skip
+    for i, gold in enumerate(golds(per_category)):
+        rank = 1 + i % 5
+        items = _others(pools, rng, gold, 4)
+        items.insert(rank - 1, gold)
+        mentions = _others(pools, rng, gold, 5)
+        fmt = contrast[i % len(contrast)]
+        text = "\n".join(f"{j}. {fmt(n, mentions[j - 1], c)}" for j, n in enumerate(items, 1))
+        add("ranked_other_in_reason", f"rank{rank}", text, gold, "top5", "ranked", rank)
+    # ... and the gold named only in a reason, never as an item: not top-5
+    for i, gold in enumerate(golds(per_category)):
+        items = _others(pools, rng, gold, 5)
+        mentions = _others(pools, rng, gold, 5)
+        mentions[i % 5] = gold
+        fmt = contrast[i % len(contrast)]
+        text = "\n".join(f"{j}. {fmt(n, mentions[j - 1], c)}" for j, n in enumerate(items, 1))
+        add("ranked_gold_only_in_reason", f"reason_of_item{i % 5 + 1}", text, gold, "not_top5", "ranked")
     # the gold after the first five items of a longer list: not top-5
     for i, gold in enumerate(golds(per_category)):
         s = styles[i % len(styles)]
@@ -784,7 +804,8 @@ def category_names() -> list[str]:
             "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast", *MULTI,
             "multi_ranked_list",
             "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",
-            "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_and_sibling"]  # fmt: skip
+            "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_and_sibling",
+            "ranked_other_in_reason", "ranked_gold_only_in_reason"]  # fmt: skip
 
 
 def load_corpus(data_root: Path | None = None, *, per_category: int = 200, seed: int = 16) -> list[Case]:

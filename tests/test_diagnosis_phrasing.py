@@ -131,7 +131,7 @@ def group_of(category: str) -> str:
     if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast",
                     "neg_gold_inside_other_name"):  # fmt: skip
         return "other disease, Orphanet parent, gold inside another name, gold negated or only contrasted (no credit)"
-    if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5"):
+    if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_only_in_reason"):
         return "ranked lists without the gold in the top 5 (top5 false)"
     if category.startswith("ranked_"):
         return "ranked lists with reasons, gold at rank 1-5 (top1/top5 right)"
