@@ -143,6 +143,7 @@ class Pools:
     qualified: list[tuple[str, str]]  # ("Atypical Rett syndrome", "Rett syndrome"): both Orphanet entities
     inside_other: list[tuple[str, str]]  # ("Scott syndrome", "Aarskog-Scott syndrome"): a name inside another's
     phenotypes: list[str]
+    finding_names: list[str]  # RareBench findings that are also Orphanet "Morphological anomaly" names
     genes: list[str]  # gene symbols read from "<GENE>-related ..." / "<GENE>-CDG" names
 
 
@@ -237,6 +238,8 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
         if " " in n and _key(n.split(" ", 1)[1]) in by_key and usable(n) and keys[n] not in contained
     )  # fmt: skip
     inside_other = _names_inside_other_names(orpha_names, keys, by_key, related)
+    anomaly_keys = {_key(e["name"]) for e in orphanet if e["type"] == "Morphological anomaly"}
+    finding_names = sorted({p for p in phenotypes if _key(p) in anomaly_keys})
     genes = sorted({m.group(1) for n in orpha_names for m in re.finditer(r"\b([A-Z][A-Z0-9]{1,7})-(?:related|CDG)\b", n)
                     if re.search(r"\d", m.group(1))})  # fmt: skip
 
@@ -246,7 +249,8 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
          and not _has_qualifier(p) and _key(p) not in disease_keys}
     )  # fmt: skip
     return Pools(names, clean, plain, sorted(set(siblings)), sorted(set(parents)), related, due_to_names,
-                 due_to_groups, comma_names, comma_groups, qualified, inside_other, reasons, genes)  # fmt: skip
+                 due_to_groups, comma_names, comma_groups, qualified, inside_other, reasons, finding_names,
+                 genes)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -630,6 +634,22 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
         add("negated_other", t, NEGATED_OTHER[t](gold, _others(pools, rng, gold, 1)[0], c), gold, "correct")
 
     # "due to" as part of the real Orphanet name: still the name, matched whole
+    # findings in the justification that are also Orphanet names (``Microtia``, ``Choanal atresia``): still
+    # one diagnosis, justified
+    findings_rules = [
+        lambda g, f1, f2: f"{g}\n\nThis is supported by the {f1} and {f2}.",
+        lambda g, f1, f2: f"{g}. The {f1} and {f2} are characteristic.",
+        lambda g, f1, f2: f"**{g}**\n\nKey findings: {f1}, {f2}.",
+        lambda g, f1, f2: f"{g}\n\nKey findings:\n- {f1}\n- {f2}",
+        lambda g, f1, f2: f"The most likely diagnosis is {g}, given the {f1} and {f2}.",
+    ]
+    for i, gold in enumerate(golds(per_category)):
+        gk = _key(gold)
+        options = [f for f in pools.finding_names if _key(f) != gk and _key(f) not in pools.related.get(gk, ())]
+        f1, f2 = (f.lower() for f in rng.sample(options, 2))
+        add("justification_findings_are_names", f"findings{i % len(findings_rules)}",
+            findings_rules[i % len(findings_rules)](gold, f1, f2), gold, "correct")  # fmt: skip
+
     # (and names with a ", subtype" part: the comma is the name's, not an appositive)
     for category, pool in (("due_to_in_name", pools.due_to_names), ("comma_in_name", pools.comma_names)):
         rules = {"bare": lambda n, c: n, **{f"{f}/{k}": v for f in NAME_PART_FAMILIES for k, v in FAMILIES[f].items()}}
@@ -799,7 +819,7 @@ def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> li
 
 def category_names() -> list[str]:
     """Every category :func:`build_corpus` produces, in its order (known before any data is read)."""
-    return [*FAMILIES, "negated_other", "due_to_in_name", "comma_in_name", "qualified_name", "neg_qualifier_dropped",
+    return [*FAMILIES, "negated_other", "justification_findings_are_names", "due_to_in_name", "comma_in_name", "qualified_name", "neg_qualifier_dropped",
             "neg_gold_inside_other_name", *(f"neg_sibling_{f}" for f in FAMILIES),
             "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast", *MULTI,
             "multi_ranked_list",
