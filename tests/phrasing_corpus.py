@@ -824,8 +824,8 @@ def category_names() -> list[str]:
             "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast", *MULTI,
             "multi_ranked_list",
             "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",
-            "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_and_sibling",
-            "ranked_other_in_reason", "ranked_gold_only_in_reason"]  # fmt: skip
+            "ranked_neg_sibling", "ranked_other_in_reason", "ranked_gold_only_in_reason",
+            "ranked_gold_beyond_top5", "ranked_gold_and_sibling"]  # fmt: skip
 
 
 def load_corpus(data_root: Path | None = None, *, per_category: int = 200, seed: int = 16) -> list[Case]:
