@@ -170,3 +170,28 @@ def test_wrapped_synonyms_are_uncertain_then_judged_and_near_misses_are_not_cred
     print(f"  wrapped synonyms judged and credited {len(ok)}/{len(syn)}; near misses credited {len(credited_near)}/{len(near)}")
     assert len(ok) / len(syn) >= REACH_BAR
     assert credited_near == []
+
+
+def test_near_misses_that_are_orphanet_entities_are_decided_without_the_judge(orphanet: list[dict], orphanet_path: Path) -> None:
+    """``none`` is for answers the matcher knows are different: an answer that is itself another Orphanet
+    entity is ``none`` (``hypernym`` when it is a direct parent with parent_disease_count <= 10), not
+    sent to the judge."""
+    entities = {_norm(e["name"]) for e in orphanet}
+    parents = {(_norm(p["parent"]), _norm(e["name"])): p["parent_disease_count"] for e in orphanet for p in e["parents"]}
+    children = {(_norm(e["name"]), _norm(p["parent"])) for e in orphanet for p in e["parents"]}
+    cases: list[tuple[Pair, Tier]] = []
+    for p in NEAR_MISSES:
+        a, g = _norm(p.answer), _norm(p.gold)
+        if a not in entities or (a, g) in children:
+            continue
+        count = parents.get((a, g))
+        if count is None:
+            cases.append((p, Tier.none))
+        elif count <= 10:
+            cases.append((p, Tier.hypernym))
+    assert len(cases) >= 15
+    scorer = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path)
+    scores = list(scorer.score_batch(*batch([p for p, _ in cases])))
+    print_table("near misses that are Orphanet entities (decided, not judged)", [p for p, _ in cases], scores)
+    wrong = [(p.answer, p.gold, want.value, s.tier.value, s.reason) for (p, want), s in zip(cases, scores) if s.tier is not want]
+    assert wrong == []
