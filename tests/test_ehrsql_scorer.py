@@ -165,8 +165,9 @@ def test_bad_input_never_crashes(db: Path, valid):
     with get_scorer("ehrsql", db_path=db, workers=0, timeout_s=2) as s:
         out = s.score_batch(weird, [ref] * len(weird))  # type: ignore[list-item]
     assert all(x.details["outcome"] == -1 and x.details["error"] for x in out)
-    with pytest.raises(ValueError, match="label"):
-        EhrsqlScorer(db_path=db, workers=0).score("x", {"question": "no label"})
+    # a reference without a label is that item's error, not the batch's
+    bad = EhrsqlScorer(db_path=db, workers=0).score("x", {"question": "no label"})
+    assert bad.status == Status.error and bad.details["outcome"] is None and "label" in bad.reason
 
 
 def test_config_validation(ehrsql_dir: Path, tmp_path: Path):

@@ -95,9 +95,17 @@ def test_metrics_rates_and_undefined_ratios():
         {"answerable": False, "abstained": False, "outcome": -1, "error": "syntax", "timed_out": False},
     ]
     m = ehrsql_metrics(items)
-    assert m["execution_accuracy"] == pytest.approx(100 / 3)
+    # official keys in percent; every other rate a fraction; counts are ints
+    assert m["accuracy0"] == 25.0 and m["accuracy5"] == (1 - 10) / 4 * 100
+    assert m["execution_accuracy"] == pytest.approx(1 / 3)
     assert m["abstention_precision"] == 0.0 and m["abstention_recall"] == 0.0
-    assert m["error_rate"] == 50.0 and m["timeout_rate"] == 25.0 and m["n"] == 4
+    assert m["error_rate"] == 0.5 and m["timeout_rate"] == 0.25
+    assert m["n"] == 4 and m["n_error"] == 0 and all(type(m[k]) is int for k in ("n", "n_error", "n_answerable", "n_abstained"))
+    # an unscorable item (outcome None: Status.error) is counted, and left out of every metric
+    unscorable = {"answerable": True, "abstained": False, "outcome": None, "error": "gold SQL could not be run", "timed_out": False}
+    with_error = ehrsql_metrics(items + [unscorable])
+    assert with_error["n"] == 5 and with_error["n_error"] == 1
+    assert {k: v for k, v in with_error.items() if k not in ("n", "n_error")} == {k: v for k, v in m.items() if k not in ("n", "n_error")}
     empty = ehrsql_metrics([])
     assert empty["n"] == 0 and empty["accuracy0"] is None and empty["execution_accuracy"] is None
     assert not any(isinstance(v, float) and math.isnan(v) for v in empty.values() if v is not None)

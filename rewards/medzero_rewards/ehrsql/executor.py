@@ -9,15 +9,22 @@ The SQL may come from a model under RL, so every connection is locked down:
   and the ``load_extension`` function;
 * one statement per query (Python's ``sqlite3`` refuses a second statement, as in the official scorer);
 * a time limit that really stops the query: a progress handler aborts the SQLite VM at the deadline,
-  and the fetch loop checks the deadline between chunks;
-* caps on SQL length, string/blob size, fetched rows and (in worker processes, see :mod:`.pool`) memory.
+  a watchdog thread interrupts the connection at the deadline (work inside one VM instruction, which
+  the progress handler never sees), and the fetch loop checks the deadline between chunks;
+* caps on SQL length, string/blob size (``SQLITE_LIMIT_LENGTH``, 100 KB by default, so no single
+  instruction such as ``instr`` over two long strings runs for long), fetched rows and (in worker
+  processes, see :mod:`.pool`) memory; ``printf``/``format`` refuse a width or precision over the
+  string cap before any work (SQLite 3.40 builds ``printf('%.*c', 1000000000, 'x')`` for seconds
+  before noticing it is too long).
 
 Results are normalised while fetching (:func:`.results.normalize_rows`), so only 100 rows are ever held.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,22 +56,29 @@ class Limits:
         timeout_s: wall-clock budget per query, execution and fetching together.
         max_rows: rows fetched before the query is stopped as an error (``limit``). The official scorer
             has no cap; a result this large never equals a gold result, so scores are unchanged.
-        max_sql_chars: longer SQL is refused before SQLite sees it (also set as SQLite's SQL length limit).
-        max_value_bytes: SQLite's limit on one string or blob (``randomblob``/string doubling stop here).
+        max_sql_chars: longer SQL is refused before SQLite sees it (also set as SQLite's SQL length
+            limit). SQL text is a string too: over ``max_value_bytes`` of UTF-8 it is a ``limit`` error.
+        max_value_bytes: SQLite's limit on one string, blob or row (``SQLITE_LIMIT_LENGTH``):
+            ``randomblob``/string doubling stop here, and it bounds the work of one VM instruction
+            (``instr`` over two strings of this size takes ~0.2 s). Every value in the EHRSQL database
+            is under 300 bytes.
         max_result_chars: a normalised result longer than this is reported as a ``limit`` error.
         memory_mb: SQLite heap limit and address-space headroom, applied in worker processes only.
         fetch_chunk: rows fetched per ``fetchmany`` call.
         progress_steps: SQLite VM instructions between deadline checks.
+        watchdog: also interrupt the connection from a watchdog thread at the deadline (stops work
+            inside one long VM instruction).
     """
 
     timeout_s: float = 10.0
     max_rows: int = 1_000_000
-    max_sql_chars: int = 1_000_000
-    max_value_bytes: int = 10_000_000
+    max_sql_chars: int = 100_000
+    max_value_bytes: int = 100_000
     max_result_chars: int = 1_000_000
     memory_mb: int = 1024
     fetch_chunk: int = 1000
     progress_steps: int = 2000
+    watchdog: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +138,65 @@ def open_readonly(
     con.execute("PRAGMA temp_store = MEMORY")
     if heap_limit:
         con.execute(f"PRAGMA hard_heap_limit = {int(limits.memory_mb) * 1024 * 1024}")
+    _set_limits(con, limits)
+    con.set_authorizer(_authorizer)
+    return con
+
+
+def _set_limits(con: sqlite3.Connection, limits: Limits) -> None:
+    if not hasattr(con, "setlimit"):  # Python < 3.11: the watchdog and worker kill still bound time
+        return
     con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.max_value_bytes)
     con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, max(limits.max_sql_chars * 4, 1000))
-    con.set_authorizer(_authorizer)
-    return con
+
+
+# %[flags][width][.precision][l|ll]conversion, as SQLite's printf reads it (never backtracks).
+_PRINTF_SPEC = re.compile(r"%[-+ 0#,!]*(\*|\d*)(?:\.(\*|\d*))?(?:ll|l)?(.|$)", re.DOTALL)
+_NUMBER_PREFIX = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+class _PrintfTooBig(Exception):
+    pass
+
+
+def _int_arg(value: Any) -> float:
+    """An upper bound of the integer SQLite reads from a ``*`` width/precision argument."""
+    if isinstance(value, (int, float)):
+        return abs(value) if value == value else 0.0
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if isinstance(value, str):
+        m = _NUMBER_PREFIX.match(value)
+        if m:
+            try:
+                return abs(float(m.group()))
+            except (ValueError, OverflowError):
+                return float("inf")
+    return 0.0
+
+
+def printf_widths_within(fmt: Any, args: tuple[Any, ...], limit: int) -> bool:
+    """True when every width and precision in ``printf(fmt, *args)`` is at most ``limit``.
+
+    >>> printf_widths_within("%.*c|%5d|%%", (1_000_000_000, "x", 3), 100_000)
+    False
+    >>> printf_widths_within("%.2f and %-10s", (1.5, "x"), 100_000)
+    True
+    """
+    if not isinstance(fmt, str):
+        return True
+    rest = iter(args)
+    for m in _PRINTF_SPEC.finditer(fmt):
+        for field in (m.group(1), m.group(2)):
+            if field == "*":
+                if _int_arg(next(rest, 0)) > limit:
+                    return False
+            elif field and (len(field) > 10 or int(field) > limit):
+                return False
+        if m.group(3) not in ("%", "n", ""):
+            next(rest, None)
+    return True
 
 
 def _classify(exc: BaseException, deadline_hit: bool) -> tuple[ErrorKind, str]:
@@ -145,6 +213,59 @@ def _classify(exc: BaseException, deadline_hit: bool) -> tuple[ErrorKind, str]:
 
 class _RowLimitExceeded(Exception):
     pass
+
+
+class _Watchdog:
+    """Interrupts a connection whose query is still running at its deadline.
+
+    The progress handler runs between VM instructions only; ``Connection.interrupt`` from this thread
+    stops the statement at the next instruction, whatever the current one costs. One thread per
+    executor; arming costs a lock (and a notify when the thread sleeps without a deadline).
+    """
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+        self._cond = threading.Condition()
+        self._deadline: float | None = None
+        self._sleeping = False
+        self._closed = False
+        self.fired = False
+        self._thread = threading.Thread(target=self._loop, name="ehrsql-sql-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, deadline: float) -> None:
+        with self._cond:
+            self.fired = False
+            self._deadline = deadline
+            if self._sleeping:
+                self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._deadline = None
+
+    def _loop(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._deadline is None:
+                    self._sleeping = True
+                    self._cond.wait()
+                    self._sleeping = False
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                self.fired, self._deadline = True, None
+                try:
+                    self._con.interrupt()
+                except Exception:  # closed meanwhile
+                    pass
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
 
 
 class _Deadline(Exception):
@@ -173,7 +294,25 @@ class ReadOnlyExecutor:
         self._con = open_readonly(self.db_path, limits, heap_limit=heap_limit)
         self._deadline = 0.0
         self._deadline_hit = False
+        self._udf_error: str | None = None
         self._con.set_progress_handler(self._progress, limits.progress_steps)
+        # printf/format through a guard: SQLite's own implementation, refused above the string cap.
+        self._printf_con = sqlite3.connect(":memory:", check_same_thread=False)
+        _set_limits(self._printf_con, limits)
+        for name in ("printf", "format"):
+            self._con.create_function(name, -1, self._printf, deterministic=True)
+        self._watchdog = _Watchdog(self._con) if limits.watchdog else None
+
+    def _printf(self, *args: Any) -> Any:
+        limit = self.limits.max_value_bytes
+        if args and not printf_widths_within(args[0], args[1:], limit):
+            self._udf_error = f"printf width or precision over the {limit}-byte string limit"
+            raise _PrintfTooBig(self._udf_error)
+        try:
+            return self._printf_con.execute(f"SELECT printf({', '.join('?' * len(args))})", args).fetchone()[0]
+        except sqlite3.Error as exc:
+            self._udf_error = f"printf: {type(exc).__name__}: {exc}"
+            raise
 
     def _progress(self) -> int:
         if time.monotonic() > self._deadline:
@@ -209,7 +348,10 @@ class ReadOnlyExecutor:
             return ExecResult(
                 error=f"SQL longer than {self.limits.max_sql_chars} characters", error_kind="refused"
             )
+        self._udf_error = None
         cur = None
+        if self._watchdog is not None:
+            self._watchdog.arm(self._deadline)
         try:
             cur = self._con.execute(sql)
             answer = normalize_rows(self._rows(cur))
@@ -218,9 +360,14 @@ class ReadOnlyExecutor:
         except _Deadline as exc:
             return self._fail("timeout", f"timeout: {exc}", start)
         except Exception as exc:  # any SQLite, encoding or memory error is a defined outcome
-            kind, msg = _classify(exc, self._deadline_hit)
+            hit = self._deadline_hit or (self._watchdog is not None and self._watchdog.fired)
+            if self._udf_error is not None and not hit:
+                return self._fail("limit", f"limit: {self._udf_error}", start)
+            kind, msg = _classify(exc, hit)
             return self._fail(kind, msg, start)
         finally:
+            if self._watchdog is not None:
+                self._watchdog.disarm()
             if cur is not None:
                 try:
                     cur.close()
@@ -239,5 +386,8 @@ class ReadOnlyExecutor:
                           elapsed_s=time.monotonic() - start)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and stop the watchdog thread)."""
+        if self._watchdog is not None:
+            self._watchdog.close()
         self._con.close()
+        self._printf_con.close()

@@ -31,9 +31,10 @@ __all__ = ["ABSTAIN_TOKENS", "Extraction", "extract_sql", "extract_submission", 
 ABSTAIN_TOKENS: frozenset[str] = frozenset({"null", "abstain"})
 """Answers (lower-cased, stripped of quotes/backticks and a trailing ``;``) that mean "I abstain"."""
 
-_FENCE_ANY = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n`]*\n?(.*?)```", re.DOTALL)
 _SQL_LANGS = frozenset({"sql", "sqlite"})
+_FENCE = "```"
 _WRAPPERS = "`'\" \t\r\n"
+_FENCE_ANY = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n`]*\n?(.*?)```", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +68,33 @@ def is_abstention(text: str) -> bool:
     return core.lower() in ABSTAIN_TOKENS
 
 
+def fences(text: str) -> list[tuple[str, str]]:
+    r"""The fenced code blocks of ``text`` as ``(language, content)``, in order, in one linear scan.
+
+    A block opens with three backticks, optional spaces/tabs, a language word (letters, digits,
+    ``_+-``), the rest of that line up to a newline or a backtick, then one optional newline; its
+    content runs to the next three backticks. An opening fence with no closing one ends the scan.
+
+    >>> fences("a ```sql\nSELECT 1\n``` b ```\nx``` ```py unclosed")
+    [('sql', 'SELECT 1\n'), ('', 'x')]
+    """
+    # Every block ends at or before the last fence. Searching only up to it leaves at most the three
+    # backticks of an unclosed opener to try, so the pattern never backtracks over a long line (on
+    # the whole text, ```` ``` ```` + 2,000 letters took 38 s).
+    last = text.rfind(_FENCE)
+    if last < 0:
+        return []
+    return [(m.group(1), m.group(2)) for m in _FENCE_ANY.finditer(text, 0, last + 3)]
+
+
 def _last_fence(text: str, sql_only: bool) -> str | None:
     found = None
-    for m in _FENCE_ANY.finditer(text):
-        lang = m.group(1).lower()
-        if not sql_only and (lang == "" or lang in _SQL_LANGS) or sql_only and lang in _SQL_LANGS:
-            found = m.group(2)
+    if _FENCE not in text:
+        return None
+    for lang, content in fences(text):
+        lang = lang.lower()
+        if (lang in _SQL_LANGS) if sql_only else (lang == "" or lang in _SQL_LANGS):
+            found = content
     return found
 
 

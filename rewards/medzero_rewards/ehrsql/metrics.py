@@ -77,33 +77,39 @@ def reliability_scores(outcomes: Sequence[int]) -> dict[str, float]:
 
 
 def _ratio(num: int, den: int) -> float | None:
-    return num / den * 100 if den else None
+    return num / den if den else None
 
 
-def ehrsql_metrics(items: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
+def ehrsql_metrics(items: Iterable[Mapping[str, Any]]) -> dict[str, float | int | None]:
     """Official scores plus diagnostics from per-question records.
 
     Each item needs ``answerable``, ``abstained``, ``outcome``, ``error`` (str or None) and
-    ``timed_out`` — the keys of :attr:`Score.details <medzero_rewards.types.Score.details>`.
-    Every rate is a percentage (×100) like the official keys; ``None`` when its denominator is 0:
+    ``timed_out`` — the keys of :attr:`Score.details <medzero_rewards.types.Score.details>`. An item
+    whose ``outcome`` is None (``Status.error``: it could not be scored) is left out of every metric
+    and counted in ``n_error``.
+
+    The official keys ``accuracy0/5/10/N`` are percentages (×100), as the official scorer writes
+    them; every other rate is a fraction in [0, 1]; ``None`` when its denominator is 0:
 
     * ``execution_accuracy``: correct results among answerable questions;
     * ``abstention_precision`` / ``abstention_recall``: abstentions on unanswerable questions among all
       abstentions / among unanswerable questions;
     * ``error_rate`` / ``timeout_rate``: answered questions whose SQL failed (any error, timeouts
-      included) / timed out, among all questions;
-    * ``n``, ``n_answerable``, ``n_abstained``.
+      included) / timed out, among all scored questions;
+    * ``n`` (every item), ``n_error`` (left out), ``n_answerable``, ``n_abstained`` (among scored items).
 
     >>> m = ehrsql_metrics([
     ...     {"answerable": True, "abstained": False, "outcome": 1, "error": None, "timed_out": False},
-    ...     {"answerable": False, "abstained": True, "outcome": 1, "error": None, "timed_out": False}])
-    >>> m["accuracy0"], m["execution_accuracy"], m["abstention_precision"], m["n"]
-    (100.0, 100.0, 100.0, 2)
+    ...     {"answerable": False, "abstained": True, "outcome": 1, "error": None, "timed_out": False},
+    ...     {"answerable": True, "abstained": False, "outcome": None, "error": "gold SQL could not be run", "timed_out": False}])
+    >>> m["accuracy0"], m["execution_accuracy"], m["abstention_precision"], m["n"], m["n_error"]
+    (100.0, 1.0, 1.0, 3, 1)
     """
-    rows = list(items)
+    every = list(items)
+    rows = [r for r in every if r["outcome"] is not None]
     n = len(rows)
     outcomes = [int(r["outcome"]) for r in rows]
-    scores: dict[str, float | None] = (
+    scores: dict[str, float | int | None] = (
         dict(reliability_scores(outcomes)) if n else {k: None for k in OFFICIAL_KEYS}
     )
     answerable = [r for r in rows if r["answerable"]]
@@ -117,7 +123,8 @@ def ehrsql_metrics(items: Iterable[Mapping[str, Any]]) -> dict[str, float | None
         abstention_recall=_ratio(true_abstain, n_unans),
         error_rate=_ratio(sum(1 for r in answered if r["error"] is not None), n),
         timeout_rate=_ratio(sum(1 for r in answered if r["timed_out"]), n),
-        n=n,
+        n=len(every),
+        n_error=len(every) - n,
         n_answerable=len(answerable),
         n_abstained=len(abstained),
     )

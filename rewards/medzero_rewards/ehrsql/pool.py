@@ -3,8 +3,10 @@
 Each worker holds one read-only connection for its whole life, so batches pay no process start-up or
 connection cost. Inside a worker, SQLite's heap is capped (``PRAGMA hard_heap_limit``) and the address
 space is limited (``RLIMIT_AS``). The parent gives each worker one query at a time and waits with a
-deadline of ``timeout_s + kill_grace_s``; a worker that misses it (stuck outside the SQLite VM) or dies
-is killed and replaced, its query is reported as ``timeout`` or ``crash``, and the batch goes on.
+deadline of ``timeout_s + kill_grace_s``; a worker that misses it (stuck outside the SQLite VM) is
+killed and replaced and its query reported as ``timeout``. A worker found dead (killed while idle, by
+an OOM killer say) is replaced before it gets a query; a query whose worker dies under it is run again
+on a fresh worker (``max_attempts`` in all) and only then reported as ``crash``. The batch goes on.
 
 Workers are fresh interpreters (``subprocess`` + a socket pair), not forks: safe in processes that
 hold threads or a GPU context (a trainer), and the caller's ``__main__`` is never re-imported, so no
@@ -164,6 +166,7 @@ class WorkerPool:
         limits: Limits = Limits(),
         *,
         kill_grace_s: float | None = None,
+        max_attempts: int = 2,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -173,9 +176,12 @@ class WorkerPool:
         self.db_path = str(path.resolve())
         self.limits = limits
         self.n_workers = workers
+        self.max_attempts = max(1, max_attempts)
         self.kill_grace_s = kill_grace_s if kill_grace_s is not None else 1.0 + 0.5 * limits.timeout_s
         self.replaced = 0
         """How many workers were killed and replaced (hung or dead) so far."""
+        self.retried = 0
+        """How many queries were sent again to a fresh worker because theirs died."""
         self._workers: list[_Worker] = []
         self._finalizer = weakref.finalize(self, _shutdown, self._workers)
         started = [self._spawn() for _ in range(workers)]
@@ -195,23 +201,40 @@ class WorkerPool:
         return new
 
     def execute_many(self, sqls: Sequence[str]) -> list[ExecResult]:
-        """Execute every query (already post-processed); results in input order. Never raises for SQL."""
+        """Execute every query (already post-processed); results in input order. Never raises for SQL.
+
+        Raises :class:`RuntimeError` only when no worker can be started at all.
+        """
         if not self._workers:
             raise RuntimeError("WorkerPool is closed")
         results: list[ExecResult | None] = [None] * len(sqls)
+        attempts = [0] * len(sqls)  # times each query was handed to a worker that then died
         pending = deque(range(len(sqls)))
         busy: dict[Connection, _Worker] = {}
         idle = list(self._workers)
         budget = self.limits.timeout_s + self.kill_grace_s
+
+        def lost(i: int, why: str) -> None:
+            """The worker running (or about to run) query ``i`` died: retry it, or give up."""
+            attempts[i] += 1
+            if attempts[i] < self.max_attempts:
+                self.retried += 1
+                pending.appendleft(i)
+            else:
+                results[i] = ExecResult(error=f"worker died {attempts[i]} times running this query: {why}",
+                                        error_kind="crash")
+
         while pending or busy:
             while pending and idle:
                 w = idle.pop()
+                if w.process.poll() is not None:  # died while idle (killed): never hand it a query
+                    w = self._replace(w)
                 i = pending.popleft()
                 try:
                     w.conn.send(sqls[i])
-                except Exception as exc:  # broken pipe: the worker died while idle
-                    results[i] = ExecResult(error=f"worker unavailable: {exc}", error_kind="crash")
+                except Exception as exc:  # broken pipe: it died between the check and the send
                     idle.append(self._replace(w))
+                    lost(i, f"worker unavailable: {exc}")
                     continue
                 w.task, w.deadline = i, time.monotonic() + budget
                 busy[w.conn] = w
@@ -228,9 +251,10 @@ class WorkerPool:
                     w.task = None
                     idle.append(w)
                 except Exception as exc:  # EOF: the worker died (crash, OOM kill)
+                    w.task = None
                     code = w.process.poll()
-                    results[i] = ExecResult(error=f"worker died ({exc!r}, exit code {code})", error_kind="crash")
                     idle.append(self._replace(w))
+                    lost(i, f"worker died ({exc!r}, exit code {code})")
             now = time.monotonic()
             for conn, w in list(busy.items()):
                 if now >= w.deadline:
@@ -240,6 +264,7 @@ class WorkerPool:
                         error=f"timeout: worker unresponsive after {budget:g} s, killed and replaced",
                         error_kind="timeout", elapsed_s=budget,
                     )
+                    w.task = None
                     idle.append(self._replace(w))
         return [r if r is not None else ExecResult(error="not executed", error_kind="crash") for r in results]
 

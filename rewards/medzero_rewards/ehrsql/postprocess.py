@@ -22,7 +22,8 @@ Steps, in order:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+
+from medzero_rewards.ehrsql.lru import ByteLRU
 
 __all__ = ["CURRENT_DATE", "CURRENT_TIME", "NOW", "NULL_LABEL", "VITAL_RANGES", "post_process_sql"]
 
@@ -62,6 +63,7 @@ _CLOCK: tuple[tuple[str, str], ...] = (
 
 
 _MEMO_MAX_CHARS = 20_000  # RL repeats the same SQL; long (hostile) SQL is not memoised
+_MEMO = ByteLRU[str](32 << 20)  # at most 32 MB of SQL text, however long the policy's SQL
 
 
 def _interval_to_sqlite(m: re.Match[str]) -> str:
@@ -106,9 +108,13 @@ def post_process_sql(query: str) -> str:
     """
     if not isinstance(query, str):
         raise TypeError(f"SQL must be a str, not {type(query).__name__}")
-    if len(query) <= _MEMO_MAX_CHARS:
-        return _post_process_memo(query)
-    return _post_process(query)
+    if len(query) > _MEMO_MAX_CHARS:
+        return _post_process(query)
+    hit = _MEMO.get(query)
+    if hit is None:
+        hit = _post_process(query)
+        _MEMO.put(query, hit)
+    return hit
 
 
 def _post_process(query: str) -> str:
@@ -121,5 +127,3 @@ def _post_process(query: str) -> str:
     query = _replace_vitals(query)
     return query.replace("%y", "%Y").replace("%j", "%J")
 
-
-_post_process_memo = lru_cache(maxsize=1 << 15)(_post_process)
