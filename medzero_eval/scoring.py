@@ -40,8 +40,8 @@ class InputError(ValueError):
     """Input that cannot be scored; the message names the file (and line) and the fix, on one line."""
 
 
-class ScorerConfigError(InputError):
-    """The scorer configuration (``--config`` / ``--set``) is invalid; the message names the setting."""
+class SettingError(InputError):
+    """The scorer configuration (``--config`` / ``--set``) is invalid; the message names the setting and the fix."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def parse_set_option(assignment: str) -> tuple[str, Any]:
     """
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
-        raise ScorerConfigError(f"--set expects key=value, got {assignment!r} — write e.g. --set k=5")
+        raise SettingError(f"--set expects key=value, got {assignment!r} — write e.g. --set k=5")
     try:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
@@ -148,15 +148,15 @@ def build_config(config_path: str | Path | None = None, assignments: Sequence[st
         try:
             loaded = json.loads(Path(config_path).read_text(encoding="utf-8"))
         except UnicodeDecodeError as exc:
-            raise ScorerConfigError(f"{config_path}: not UTF-8 — save it as UTF-8") from exc
+            raise SettingError(f"{config_path}: not UTF-8 — save it as UTF-8") from exc
         except json.JSONDecodeError as exc:
-            raise ScorerConfigError(
+            raise SettingError(
                 f"{config_path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno}) — {fix}"
             ) from exc
         except OSError as exc:
-            raise ScorerConfigError(f"{config_path}: cannot read ({exc.strerror or exc}) — check the path") from exc
+            raise SettingError(f"{config_path}: cannot read ({exc.strerror or exc}) — check the path") from exc
         if not isinstance(loaded, dict):
-            raise ScorerConfigError(f"{config_path}: not a JSON object — {fix}")
+            raise SettingError(f"{config_path}: not a JSON object — {fix}")
         config.update(loaded)
     for assignment in assignments:
         key, value = parse_set_option(assignment)
@@ -178,6 +178,17 @@ def _config_fields(model_name: str) -> list[str]:
     return []
 
 
+def _validation_error(exc: BaseException) -> Any:
+    """The pydantic ``ValidationError`` behind ``exc``: itself, or the one it was raised from (also
+    ``raise ... from None``, which keeps it as the context), else None."""
+    from pydantic import ValidationError
+
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        if isinstance(candidate, ValidationError):
+            return candidate
+    return None
+
+
 def describe_config_error(exc: Exception) -> str:
     """One line for a scorer-config error: each bad setting and why; for an unknown setting, the valid ones.
 
@@ -191,9 +202,8 @@ def describe_config_error(exc: Exception) -> str:
     ...     describe_config_error(e)
     "setting 'k': Input should be a valid integer, unable to parse string as an integer"
     """
-    from pydantic import ValidationError
-
-    if not isinstance(exc, ValidationError):
+    exc = _validation_error(exc) or exc
+    if not hasattr(exc, "errors") or not hasattr(exc, "title"):
         return " ".join(str(exc).split())
     parts, unknown = [], False
     for err in exc.errors(include_url=False, include_input=False):
@@ -213,30 +223,30 @@ def describe_config_error(exc: Exception) -> str:
 
 
 def check_scorer_name(scorer_name: str) -> None:
-    """Raise :class:`ScorerConfigError` unless ``scorer_name`` is registered."""
+    """Raise :class:`SettingError` unless ``scorer_name`` is registered."""
     from medzero_rewards import list_scorers
 
     if scorer_name not in list_scorers():
-        raise ScorerConfigError(
+        raise SettingError(
             f"--scorer: unknown scorer {scorer_name!r} — choose one of {', '.join(list_scorers())}"
         )
 
 
 def make_scorer(scorer_name: str, config: Mapping[str, Any] | None = None, *, source: str = "--config/--set") -> Scorer:
-    """``get_scorer(scorer_name, **config)``; a bad configuration raises :class:`ScorerConfigError`
+    """``get_scorer(scorer_name, **config)``; a bad configuration raises :class:`SettingError`
     (one line naming ``source``, the bad setting and the fix) instead of a pydantic traceback."""
     check_scorer_name(scorer_name)
     try:
         return get_scorer(scorer_name, **dict(config or {}))
     except (ValueError, TypeError, OSError) as exc:  # pydantic's ValidationError is a ValueError
-        missing = [
-            ".".join(map(str, e["loc"])) for e in getattr(exc, "errors", lambda: [])() if e["type"] == "missing"
-        ]
+        validation = _validation_error(exc)
+        errors = validation.errors() if validation is not None else []
+        missing = [".".join(map(str, e["loc"])) for e in errors if e["type"] == "missing"]
         fix = (
             "pass " + " ".join(f"--set {key}=VALUE" for key in missing) if missing
             else f"fix the {scorer_name} settings"
         )
-        raise ScorerConfigError(f"{source}: {describe_config_error(exc)} — {fix}") from exc
+        raise SettingError(f"{source}: {describe_config_error(exc)} — {fix}") from exc
 
 
 def failure_reason(score: Score) -> str | None:
@@ -258,6 +268,10 @@ class FailureTally:
     total: int
     reasons: list[tuple[str, int]]
     example_id: str | None
+    gold_failed: int = 0
+    """Items whose gold answer could not be computed (EHRSQL: the gold SQL failed on the database)."""
+    gold_total: int = 0
+    """Items with a gold answer to compute (EHRSQL: answerable questions)."""
 
     @property
     def share(self) -> float:
@@ -278,12 +292,15 @@ def tally_failures(ids: Sequence[str], scores: Sequence[Score]) -> FailureTally:
     """Count the items :func:`failure_reason` flags."""
     reasons: Counter[str] = Counter()
     example = None
+    gold_failed = gold_total = 0
     for item_id, score in zip(ids, scores, strict=True):
         reason = failure_reason(score)
         if reason is not None:
             reasons[" ".join(reason.split())[:160]] += 1
             example = item_id if example is None else example
-    return FailureTally(sum(reasons.values()), len(scores), reasons.most_common(), example)
+        gold_total += score.details.get("answerable") is True
+        gold_failed += bool(score.details.get("gold_error"))
+    return FailureTally(sum(reasons.values()), len(scores), reasons.most_common(), example, gold_failed, gold_total)
 
 
 def check_failures(
@@ -296,16 +313,19 @@ def check_failures(
 ) -> str | None:
     """Refuse a meaningless run, else return a warning line (or None when nothing failed).
 
-    Raises :class:`InputError` (naming ``source``) when no item could be scored (no gold, a database that
-    cannot run the gold queries), or when more than ``max_share`` of the items failed and ``allow`` is
+    Raises :class:`InputError` (naming ``source``) when no item could be scored (no gold), when no gold
+    answer could be computed (a database that cannot run any gold query), or when more than ``max_share`` of the items failed and ``allow`` is
     False; ``fix`` is the advice that ends the line. Returns the warning text when some items failed
     but the run stands.
     """
     if tally.failed == 0:
         return None
     if tally.failed == tally.total:
+        raise InputError(f"{source}: {tally.describe()}; no metric can be reported — {fix}")
+    if tally.gold_total and tally.gold_failed >= tally.gold_total:
         raise InputError(
-            f"{source}: {tally.describe()}; no metric can be reported — {fix}"
+            f"{source}: {tally.describe()}: the gold answer of every answerable question failed, "
+            f"so no metric can be reported — {fix}"
         )
     if tally.share > max_share and not allow:
         raise InputError(

@@ -186,9 +186,33 @@ def test_score_ehrsql_refuses_a_broken_database(ehrsql_dir: Path, tmp_path: Path
     db, per_q = tmp_path / "mimic_iv.sqlite", tmp_path / "per_question.jsonl"
     db.write_bytes(content)
     labels = ehrsql_dir / "valid" / "label.json"
-    proc = _score_ehrsql(db, labels, labels, per_q)
-    assert_one_line_error(proc, str(db), "EHRSQL 2024")
-    assert not per_q.exists()
+    for extra in ((), ("--allow-errors",)):
+        proc = _score_ehrsql(db, labels, labels, per_q, *extra)
+        assert_one_line_error(proc, str(db), "EHRSQL 2024")
+        assert not per_q.exists()
+
+
+def test_score_ehrsql_refuses_a_database_that_runs_no_gold_query(ehrsql_dir: Path, tmp_path: Path) -> None:
+    """Every EHRSQL table is there with a row, but not the columns the gold SQL reads (another schema):
+    no gold answer can be computed, so the run is refused -- even with --allow-errors."""
+    import sqlite3
+
+    (schema,) = json.loads((ehrsql_dir / "tables.json").read_text())
+    db, per_q = tmp_path / "other_schema.sqlite", tmp_path / "per_question.jsonl"
+    with sqlite3.connect(db) as con:
+        for table in schema["table_names_original"]:
+            con.execute(f'CREATE TABLE "{table}" (other_column INTEGER)')
+            con.execute(f'INSERT INTO "{table}" VALUES (1)')
+    con.close()
+    labels = ehrsql_dir / "valid" / "label.json"
+    gold = json.loads(labels.read_text())
+    n_answerable = sum(v != "null" for v in gold.values())
+    for extra in ((), ("--allow-errors",)):
+        proc = _score_ehrsql(db, labels, labels, per_q, *extra)
+        assert_one_line_error(proc, str(db), f"{n_answerable} of {len(gold)} items",
+                              "gold SQL failed on this database: OperationalError: no such column",
+                              "no metric can be reported", "--gold-answers")
+        assert not per_q.exists()
 
 
 def test_score_ehrsql_refuses_no_questions(ehrsql_dir: Path, tmp_path: Path) -> None:

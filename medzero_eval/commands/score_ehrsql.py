@@ -142,8 +142,10 @@ def score_ehrsql(
     try:
         scorer = EhrsqlScorer(EhrsqlConfig(**options))
     except (ValueError, OSError, sqlite3.Error) as exc:  # the scorer checks the database at construction
-        raise UserError(describe_config_error(exc), file=db_path,
-                        fix="pass the EHRSQL 2024 SQLite database (mimic_iv.sqlite)") from exc
+        detail = describe_config_error(exc)
+        if str(db_path) in detail:  # the scorer's own line names the file and the fix
+            raise UserError(detail) from exc
+        raise UserError(detail, file=db_path, fix="pass the EHRSQL 2024 SQLite database (mimic_iv.sqlite)") from exc
     with scorer:
         scores = scorer.score_sql_batch([predictions[qid] for qid in ids], references)
         metrics = scorer.aggregate(scores)
