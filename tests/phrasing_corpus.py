@@ -609,7 +609,7 @@ def _by_kind(siblings: Sequence[tuple[str, str, str]], rng: random.Random, n: in
     return out
 
 
-def build_corpus(pools: Pools, *, per_category: int = 200, seed: int = 16) -> list[Case]:
+def build_corpus(pools: Pools, *, per_category: int = 150, seed: int = 16) -> list[Case]:
     """Every category of the corpus, ``per_category`` cases each (fewer when the data has fewer)."""
     rng = random.Random(seed)
     c = Ctx(pools, rng)
@@ -828,7 +828,7 @@ def category_names() -> list[str]:
             "ranked_gold_beyond_top5", "ranked_gold_and_sibling"]  # fmt: skip
 
 
-def load_corpus(data_root: Path | None = None, *, per_category: int = 200, seed: int = 16) -> list[Case]:
+def load_corpus(data_root: Path | None = None, *, per_category: int = 150, seed: int = 16) -> list[Case]:
     """The corpus from the shared data folder (default: $MEDZERO_DATA or ../shared/data)."""
     if data_root is None:
         from conftest import data_root as default_root
