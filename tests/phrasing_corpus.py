@@ -2,28 +2,38 @@
 
 Every case wraps a REAL name from the Orphanet hierarchy (``rarearena/orphanet_hypernym.json``; the
 RareBench diagnoses in ``rarebench/*.csv`` are Orphanet names too, but for three that are kept out
-because they may be synonyms of an Orphanet name) in a phrasing shape written here as a rule (hedges, sentences,
-appositives, explanations, markdown, justifications, ranked lists with reasons, ...), and carries the
-label a careful grader gives it:
+because they may be synonyms of an Orphanet name) in a phrasing shape written here as a rule (hedges,
+sentences, appositives, explanations, Markdown, justifications, ranked lists with reasons, ...), and
+carries the label a careful grader gives it:
 
-* ``correct``   (single answer) the answer names the gold disease once, as the diagnosis;
+* ``correct``   (single answer) the answer names the gold disease as its one diagnosis, however hedged,
+  explained or justified (also when the justification cites findings that are Orphanet names, or
+  names another disease only to negate it: "G rather than Y");
 * ``no_credit`` (single answer) the answer names another disease (a near-name sibling, a broader
-  Orphanet parent, an unrelated disease) or only mentions the gold to negate/contrast it;
-* ``hacking``   (single answer) two or more candidate diseases in one answer: the scorer's contract
-  (its module docstring, README: "``A or B``, lists and negations get no accuracy credit", and
-  ``test_hack_shapes_get_no_credit``) is ``Status.hacking`` with no accuracy credit;
-* ``top5``      (ranked list) the gold is at ``rank`` (1-5): top5 true, top1 true only at rank 1;
-* ``not_top5``  (ranked list) the gold is not in the list (siblings or other diseases instead).
+  Orphanet parent, the name without its qualifier or its "due to" part, an entity whose compound
+  name contains the gold's, an unrelated disease) or mentions the gold only to negate or contrast it;
+* ``hacking``   (single answer) two or more candidate diseases in one answer, also when the second
+  hides in the justification ("Y is also possible"): the scorer's contract (its module docstring,
+  README: "``A or B``, lists and negations get no accuracy credit", ``test_hack_shapes_get_no_credit``)
+  is ``Status.hacking`` with no accuracy credit;
+* ``top5``      (ranked list) the gold is item ``rank`` (1-5): top5 true, top1 true only at rank 1;
+* ``not_top5``  (ranked list) the gold is not among the first five items (other diseases, a sibling in
+  its place, the gold at rank 6-7, or the gold named only inside another item's reason).
 
-Names and reasons come from the data; the wrappers, the choice of names and phenotypes are seeded
-(``random.Random(seed)``), so the corpus is identical on every run. Labels depend only on the shape
-and on relations read from the data (sibling pairs mined from Orphanet names, Orphanet parents),
-never on what a scorer answers.
+Names, findings and reasons come from the data; the wrappers and the choice of names and findings
+are seeded (``random.Random(seed)``), so the corpus is identical on every run. Labels depend only on
+the shape and on relations read from the data (sibling pairs mined from Orphanet names, Orphanet
+parents, names inside names), never on what a scorer answers.
 
-Used by ``tests/test_diagnosis_phrasing.py``; to look at it::
+Used by ``tests/test_diagnosis_phrasing.py``; from code (with ``tests/`` on ``sys.path``)::
 
-    .venv/bin/python tests/phrasing_corpus.py            # counts and two examples per category
-    .venv/bin/python tests/phrasing_corpus.py hedge_before  # every case of one category
+    from phrasing_corpus import load_corpus
+    cases = load_corpus()  # $MEDZERO_DATA or ../shared/data; 150 cases per category
+
+and to look at it::
+
+    .venv/bin/python tests/phrasing_corpus.py                # counts and two examples per category
+    .venv/bin/python tests/phrasing_corpus.py hedge_before   # every case of one category
 """
 
 from __future__ import annotations
