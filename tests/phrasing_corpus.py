@@ -155,6 +155,7 @@ class Pools:
     phenotypes: list[str]
     finding_names: list[str]  # RareBench findings that are also Orphanet "Morphological anomaly" names
     genes: list[str]  # gene symbols read from "<GENE>-related ..." / "<GENE>-CDG" names
+    orpha_ids: dict[str, str]  # name -> its Orphanet id
 
 
 def _contained_keys(keys: Iterable[str]) -> set[str]:
@@ -260,7 +261,7 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
     )  # fmt: skip
     return Pools(names, clean, plain, sorted(set(siblings)), sorted(set(parents)), related, due_to_names,
                  due_to_groups, comma_names, comma_groups, qualified, inside_other, reasons, finding_names,
-                 genes)  # fmt: skip
+                 genes, {e["name"]: str(e["Orphanetid"]) for e in orphanet})  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -400,6 +401,7 @@ PARENTHETICAL: dict[str, Rule] = {
     "given": lambda n, c: "{} (given the {}, {} and {})".format(n, *c.pheno(3)),
     "see_above": lambda n, c: f"{n} (see reasoning above)",
     "this_fits": lambda n, c: f"{n} (this fits the {c.pheno()[0]})",
+    "orpha_code": lambda n, c: f"{n} (ORPHA:{c.pools.orpha_ids[n]})" if n in c.pools.orpha_ids else f"{n} (see Orphanet)",
 }
 EXPLANATION: dict[str, Rule] = {
     "due_to": lambda n, c: f"{n} due to {c.cause()}",
@@ -435,6 +437,7 @@ JUSTIFICATION: dict[str, Rule] = {
     "inline_because": lambda n, c: "{} because of the {} and {}.".format(n, *c.pheno(2)),
     "comma_given": lambda n, c: "{}, given the {} and {}.".format(n, *c.pheno(2)),
     "dash_supported": lambda n, c: "{} — supported by {} and {}".format(n, *c.pheno(2)),
+    "confidence_line": lambda n, c: f"{n}\nConfidence: {c.rng.choice(['high', 'moderate', 'low'])}",
     "name_repeated": lambda n, c: "{}\n\nThe {} and {} are typical of {}.".format(n, *c.pheno(2), c.inline(n)),
 }
 JUSTIFICATION_BULLETS: dict[str, Rule] = {
@@ -576,6 +579,8 @@ RANKED: dict[str, RankedStyle] = {
     "ranked_bold_number": _numbered(lambda i, n, c: f"**{i}. {n}** — {c.reason()}"),
     "ranked_rank_label": _numbered(lambda i, n, c: f"Rank {i}: {n} - {c.reason()}"),
     "ranked_sub_bullets": _numbered(lambda i, n, c: "{}. {}\n   - {}\n   - {}".format(i, n, *c.pheno(2))),
+    "ranked_with_commentary": lambda items, c: RANKED["ranked_em_dash"](items, c)
+    + "\n\nThe first diagnosis best explains the {} and {}.".format(*c.pheno(2)),
     "ranked_inline_semicolon": lambda items, c: "; ".join(f"{i}. {n}" for i, n in enumerate(items, 1)),
     "ranked_sentence_reason": _numbered(lambda i, n, c: "{}. {}: the {} and {} fit this diagnosis.".format(i, n, *c.pheno(2))),
 }
