@@ -49,7 +49,6 @@ key                         environment variable                   used by
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import logging
@@ -332,8 +331,12 @@ def _item_scorer(spec: str):
     config = getattr(scorer, "config", None)
     if config is None or not hasattr(config, "max_unjudged_share") or not hasattr(config, "model_copy"):
         return scorer
-    lenient = copy.copy(scorer)
-    lenient.config = config.model_copy(update={"max_unjudged_share": 1.0})
+    try:  # a shallow twin sharing the judge and caches (copy.copy could go through __getstate__)
+        lenient = object.__new__(type(scorer))
+        lenient.__dict__.update(scorer.__dict__)
+        lenient.config = config.model_copy(update={"max_unjudged_share": 1.0})
+    except (AttributeError, TypeError):
+        return scorer
     return lenient
 
 
