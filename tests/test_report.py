@@ -564,3 +564,48 @@ def test_report_ehrsql_task_on_the_real_database(tmp_path: Path, ehrsql_dir: Pat
     assert [r[0] for r in worst[2:]] == ["1", "4", "2"]  # -1, -1, then the abstention (0)
     assert [r[1] for r in worst[2:]] == [_outcome(_logged_score(logged[i])) for i in (1, 4, 2)]
     assert worst[3][1] == "sql_error"
+
+
+@pytest.mark.slow
+def test_demo_report_on_the_embedded_model(tmp_path: Path) -> None:
+    """`medzero-eval demo` for real (SmolLM2-135M on CPU, 2 cases): the report shows what the model wrote."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("gguf")
+    from medzero_eval.model import ModelNotFoundError, default_model
+
+    try:
+        default_model()
+    except ModelNotFoundError as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "medzero_eval.cli", "demo", "--output", str(out), "--limit", "2", "--max-gen-toks", "24",
+         "--threads", "1", "--tasks", "rarebench_mme"],
+        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Statuses" in done.stdout and "Most common failure reasons" in done.stdout
+    samples = _samples(out / "lm_eval", "rarebench_mme")
+    assert len({s["target"] for s in samples}) == 2  # the cases are spread over different diagnoses
+    markdown = (out / "report" / "report.md").read_text()
+    ckpt = _table_rows(markdown, "## Checkpoints")[2]
+    assert ckpt[:3] == ["SmolLM2-135M-Instruct.Q4_1", "SmolLM2-135M-Instruct.Q4_1", "-"]
+    scores = [_logged_score(s) for s in samples]
+    status_rows = _table_rows(_section(markdown, "rarebench_mme", "Statuses"), "\n")
+    counts = Counter(_outcome(s) for s in scores)
+    assert {k: status_rows[2][status_rows[0].index(k)] for k in counts} == {
+        k: f"{n} ({100 * n / 2:.0f} %)" for k, n in counts.items()}
+    reasons = _table_rows(_section(markdown, "rarebench_mme", "Most common failure reasons"), "\n")
+    assert sum(int(r[3]) for r in reasons[2:]) == sum(not s["correct"] for s in scores)
+    outputs = _section(markdown, "rarebench_mme", "Outputs at SmolLM2-135M-Instruct.Q4_1")
+    rows = {r[0]: r for r in _table_rows(outputs, "\n")[2:]}
+    assert set(rows) == {str(s["doc_id"]) for s in samples}
+    for s in samples:
+        row = rows[str(s["doc_id"])]
+        gold = s["target"] if len(s["target"]) <= 80 else s["target"][:79] + "…"  # golds are cut at 80 characters
+        assert row[3] == f"`{gold}`"
+        shown = " ".join(s["filtered_resps"][0].split())[:60]
+        assert shown.replace("|", "\\|") in row[7]
+        assert "<|im_start|>" not in row[6] and "Phenotypes:" in row[6]

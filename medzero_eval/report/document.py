@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -19,7 +20,7 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:0.8em 0;font-size:0.88em}"
     "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}"
-    "td{max-width:34em;overflow-wrap:anywhere}th{background:#f3f3f3}"
+    "td{max-width:34em}td code{overflow-wrap:anywhere}th{background:#f3f3f3}"
     "code{background:#f4f4f4;padding:0 2px;font-size:0.92em}"
     "pre{background:#f6f6f6;border:1px solid #ddd;padding:0.6em;white-space:pre-wrap;overflow-wrap:anywhere}"
     "img{max-width:100%;border:1px solid #eee}.figs{display:flex;flex-wrap:wrap;gap:8px}"
@@ -105,10 +106,13 @@ class Doc:
             "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
             f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style></head><body>",
         ]
+        ids: Counter[str] = Counter()
         for kind, value in self.blocks:
             if kind == "h":
                 level, text = value  # type: ignore[misc]
-                out.append(f'<h{level} id="{anchor(text)}">{html.escape(text)}</h{level}>')
+                ids[anchor(text)] += 1
+                unique = anchor(text) + (f"-{ids[anchor(text)]}" if ids[anchor(text)] > 1 else "")
+                out.append(f'<h{level} id="{unique}">{html.escape(text)}</h{level}>')
             elif kind == "p":
                 out.append("<p>" + "".join(html_inline(p) for p in value) + "</p>")  # type: ignore[union-attr]
             elif kind == "warn":

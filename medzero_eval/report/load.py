@@ -400,6 +400,12 @@ def load_run(run_dir: Path, label: str, step: int | None) -> Checkpoint:
             raw_samples = [r for r in raw_samples if r.get("filter") in (None, filter_key)]
         samples = [parse_sample(r) for r in raw_samples]
         metrics, stderr = _aggregated_metrics(task_results.get(task, {}), filter_key)
+        # a metric whose per-sample values are all payloads (medzero's `score`: the Score itself, aggregated
+        # as the item count) is no rate to report
+        declared = {str(name) for r in raw_samples for name in (r.get("metrics") or [])}
+        for name in declared - {k for s in samples for k in s.metrics}:
+            metrics.pop(name, None)
+            stderr.pop(name, None)
         if not metrics and samples:  # no results file: plain means of the per-sample values
             names = sorted({k for s in samples for k in s.metrics})
             metrics = {k: _mean([s.metrics[k] for s in samples if k in s.metrics]) for k in names}
