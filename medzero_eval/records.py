@@ -73,7 +73,7 @@ def resolve_rarearena_file(
     except Exception as exc:  # offline, unreachable, unknown revision, no huggingface_hub: one clear line
         at = f" at revision {revision}" if revision else ""
         offline = " (HF_HUB_OFFLINE is set: only the local Hugging Face cache is read)" if _hub_offline() else ""
-        detail = " ".join(str(exc).split())[:300]
+        detail = " ".join(str(exc).split())[:300].rstrip(". ")
         raise DataNotFoundError(
             f"RareArena {name}: could not get {filename} from the Hugging Face Hub dataset {RAREARENA_REPO}{at}"
             f"{offline}: {type(exc).__name__}: {detail}. {RAREARENA_HELP}"
