@@ -16,10 +16,14 @@ mode for ``rarearena_rdc`` and the ranked top-5 mode of ``rarearena_rdc_top5`` (
 * ``top5`` at rank r -> ``details["top5"]`` and ``details["top1"] == (r == 1)``;
 * ``not_top5``  -> neither ``top1`` nor ``top5``.
 
+Every category must be >= 98 % right; no single diagnosis may be flagged ``hacking``; the issue's own
+Fabry examples are pinned one by one.
+
 The seed's difflib matcher (``test_diagnosis_quality.seed_match``) is measured on the same cases: on
 the whole answer in single mode; in ranked mode on each top-level line of the list with its number or
-bullet removed (``seed_items``; the seed had no ranked mode). Run with ``-s`` for the table. The earlier categories
-(surface variants, siblings, hypernyms, hack shapes) stay in ``tests/test_diagnosis_quality.py``.
+bullet removed (``seed_items``; the seed had no ranked mode). Run with ``-s`` for the per-category
+table and the grouped Markdown rows for the README. The earlier categories (surface variants,
+siblings, hypernyms, hack shapes) stay in ``tests/test_diagnosis_quality.py``.
 """
 
 from __future__ import annotations
