@@ -95,16 +95,20 @@ def write_eval_outputs(
     spec: str,
     gen_kwargs: Mapping[str, Any],
     date: str,
-) -> dict[str, float]:
-    """Score ``completions`` of ``task`` and write its lm-eval-format samples file; return the metrics."""
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Score ``completions`` of ``task`` and write its lm-eval-format samples file (each sample exactly as the
+    lm-eval task's ``process_results`` gives it: the ``Score`` once, under ``score``, and each metric's value).
+
+    Returns ``(scorer.aggregate(...), the lm-eval results row)``: the row holds what lm-eval's table reports
+    for these samples (each rate's mean and standard error, the item count under ``score``)."""
     references = [json.loads(d["reference"]) for d in task.docs]
     scores = scorer.score_batch(list(completions), references)
     metrics = scorer.aggregate(scores)
     names = lm_eval_glue.metrics_for_spec(spec)
+    per_sample = [lm_eval_glue.sample_metrics(spec, score) for score in scores]
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / f"samples_{task.name}_{date}.jsonl").open("w", encoding="utf-8") as fh:
-        for i, (doc, completion, score) in enumerate(zip(task.docs, completions, scores)):
-            payload = {"scorer": spec, "score": score.model_dump(mode="json")}
+        for i, (doc, completion, values) in enumerate(zip(task.docs, completions, per_sample)):
             prompt = lm_eval_glue_prompt(doc)
             line = {
                 "doc_id": i,
@@ -115,10 +119,24 @@ def write_eval_outputs(
                 "filtered_resps": [completion],
                 "filter": "raw",
                 "metrics": list(names),
-                **{name: payload for name in names},
+                **values,
             }
             fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-    return metrics
+    return metrics, results_row(per_sample)
+
+
+def results_row(per_sample: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """lm-eval's results entry for samples of :func:`lm_eval_glue.sample_metrics` (filter ``raw``): each
+    metric's aggregate and, for the rates (lm-eval ``mean``), its standard error when there are 2+ values."""
+    from lm_eval.api.metrics import mean_stderr
+
+    row: dict[str, float] = {}
+    for name, value in lm_eval_glue.aggregate_samples(per_sample).items():
+        row[f"{name},raw"] = value
+        values = [s[name] for s in per_sample if name in s]
+        if name != lm_eval_glue.SCORE_METRIC and name not in lm_eval_glue.CORPUS_METRICS and len(values) > 1:
+            row[f"{name}_stderr,raw"] = float(mean_stderr(values))
+    return row
 
 
 def lm_eval_glue_prompt(doc: Mapping[str, Any]) -> str:
@@ -177,11 +195,11 @@ class HeldOutEvaluator:
         all_metrics: dict[str, dict[str, float]] = {}
         for task, completions in zip(self.tasks, per_task):
             spec = self.specs[task.scorer_name]
-            metrics = write_eval_outputs(
+            metrics, row = write_eval_outputs(
                 out_dir, task, completions, self.scorers[task.scorer_name], spec, gen_kwargs, date
             )
             all_metrics[task.name] = metrics
-            results[task.name] = {"alias": task.name, **{f"{k},raw": v for k, v in metrics.items()}}
+            results[task.name] = {"alias": task.name, **row}
             parsed = json.loads(spec)
             configs[task.name] = {
                 "task": task.name,

@@ -118,8 +118,12 @@ def _check_parity(task, docs, completions_of, train_scorer_config, tmp_path):
     assert len(set(offline)) > 2  # the completions exercise different outcomes
 
     # aggregated: lm-eval's metrics == medzero-eval's == the training-time held-out evaluation's
-    held_out = write_eval_outputs(tmp_path / task, EvalTask(task, task, pair_docs), completions,
-                                  scorers[task], docs[0]["scorer"], {}, "2026-01-01T00-00-00")
+    held_out, held_out_row = write_eval_outputs(tmp_path / task, EvalTask(task, task, pair_docs), completions,
+                                                scorers[task], docs[0]["scorer"], {}, "2026-01-01T00-00-00")
+    # the training-time evaluation writes the samples lm-eval writes, and lm-eval's results row
+    assert {k.removesuffix(",raw"): v for k, v in held_out_row.items() if "_stderr" not in k} == pytest.approx(lm_metrics)
+    written = [json.loads(line) for line in next((tmp_path / task).glob("samples_*.jsonl")).read_text().splitlines()]
+    assert [{k: w[k] for k in p} for w, p in zip(written, payloads)] == payloads
     shared = (lm_metrics.keys() & offline_metrics.keys()) - {"n", "score"}
     assert shared >= ({"top1", "format_rate"} if task != "ehrsql" else {"accuracy0", "execution_accuracy"}), shared
     for m in shared:  # lm-eval's mean of per-item values == the scorer's corpus value
