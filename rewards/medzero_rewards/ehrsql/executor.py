@@ -26,6 +26,7 @@ import re
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,9 @@ def open_readonly(
     if not path.is_file():
         raise FileNotFoundError(f"EHRSQL database not found: {path}")
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    # No statement cache: results are cached by the scorer, and 128 cached statements of long SQL
+    # would hold megabytes (each keeps its SQL text).
+    con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, cached_statements=0)
     con.text_factory = lambda b: b.decode(errors="ignore")  # as the official scorer decodes text
     con.execute("PRAGMA query_only = 1")
     con.execute("PRAGMA temp_store = MEMORY")
@@ -215,6 +218,46 @@ class _RowLimitExceeded(Exception):
     pass
 
 
+class _Clock:
+    """The current query's deadline, and the progress handler that stops the VM past it."""
+
+    __slots__ = ("deadline", "hit")
+
+    def __init__(self) -> None:
+        self.deadline = 0.0
+        self.hit = False
+
+    def progress(self) -> int:
+        if time.monotonic() > self.deadline:
+            self.hit = True
+            return 1
+        return 0
+
+
+class _PrintfGuard:
+    """``printf``/``format`` as SQL functions: SQLite's own (run on a private in-memory connection),
+    refused before any work when a width or precision is over the string cap."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limit = limits.max_value_bytes
+        self.error: str | None = None
+        self._con = sqlite3.connect(":memory:", check_same_thread=False, cached_statements=4)
+        _set_limits(self._con, limits)
+
+    def __call__(self, *args: Any) -> Any:
+        if args and not printf_widths_within(args[0], args[1:], self.limit):
+            self.error = f"printf width or precision over the {self.limit}-byte string limit"
+            raise _PrintfTooBig(self.error)
+        try:
+            return self._con.execute(f"SELECT printf({', '.join('?' * len(args))})", args).fetchone()[0]
+        except sqlite3.Error as exc:
+            self.error = f"printf: {type(exc).__name__}: {exc}"
+            raise
+
+    def close(self) -> None:
+        self._con.close()
+
+
 class _Watchdog:
     """Interrupts a connection whose query is still running at its deadline.
 
@@ -292,33 +335,14 @@ class ReadOnlyExecutor:
         self.db_path = Path(db_path)
         self.limits = limits
         self._con = open_readonly(self.db_path, limits, heap_limit=heap_limit)
-        self._deadline = 0.0
-        self._deadline_hit = False
-        self._udf_error: str | None = None
-        self._con.set_progress_handler(self._progress, limits.progress_steps)
-        # printf/format through a guard: SQLite's own implementation, refused above the string cap.
-        self._printf_con = sqlite3.connect(":memory:", check_same_thread=False)
-        _set_limits(self._printf_con, limits)
+        self._clock = _Clock()  # the connection's callbacks hold this, not the executor
+        self._con.set_progress_handler(self._clock.progress, limits.progress_steps)
+        self._printf = _PrintfGuard(limits)
         for name in ("printf", "format"):
             self._con.create_function(name, -1, self._printf, deterministic=True)
         self._watchdog = _Watchdog(self._con) if limits.watchdog else None
-
-    def _printf(self, *args: Any) -> Any:
-        limit = self.limits.max_value_bytes
-        if args and not printf_widths_within(args[0], args[1:], limit):
-            self._udf_error = f"printf width or precision over the {limit}-byte string limit"
-            raise _PrintfTooBig(self._udf_error)
-        try:
-            return self._printf_con.execute(f"SELECT printf({', '.join('?' * len(args))})", args).fetchone()[0]
-        except sqlite3.Error as exc:
-            self._udf_error = f"printf: {type(exc).__name__}: {exc}"
-            raise
-
-    def _progress(self) -> int:
-        if time.monotonic() > self._deadline:
-            self._deadline_hit = True
-            return 1
-        return 0
+        if self._watchdog is not None:  # an executor dropped without close() still stops its thread
+            weakref.finalize(self, self._watchdog.close)
 
     def _rows(self, cur: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
         fetched = 0
@@ -330,8 +354,8 @@ class ReadOnlyExecutor:
             fetched += len(rows)
             if fetched > max_rows:
                 raise _RowLimitExceeded(f"more than {max_rows} rows")
-            if time.monotonic() > self._deadline:
-                self._deadline_hit = True
+            if time.monotonic() > self._clock.deadline:
+                self._clock.hit = True
                 raise _Deadline(f"over {self.limits.timeout_s:g} s while fetching")
             self._n_rows = fetched
             yield from rows
@@ -339,8 +363,8 @@ class ReadOnlyExecutor:
     def execute(self, sql: str) -> ExecResult:
         """Run one (already post-processed) query; never raises for bad SQL or input."""
         start = time.monotonic()
-        self._deadline = start + self.limits.timeout_s
-        self._deadline_hit = False
+        self._clock.deadline = start + self.limits.timeout_s
+        self._clock.hit = False
         self._n_rows = 0
         if not isinstance(sql, str):
             return ExecResult(error=f"SQL is {type(sql).__name__}, not str", error_kind="sql_error")
@@ -348,10 +372,10 @@ class ReadOnlyExecutor:
             return ExecResult(
                 error=f"SQL longer than {self.limits.max_sql_chars} characters", error_kind="refused"
             )
-        self._udf_error = None
+        self._printf.error = None
         cur = None
         if self._watchdog is not None:
-            self._watchdog.arm(self._deadline)
+            self._watchdog.arm(self._clock.deadline)
         try:
             cur = self._con.execute(sql)
             answer = normalize_rows(self._rows(cur))
@@ -360,9 +384,9 @@ class ReadOnlyExecutor:
         except _Deadline as exc:
             return self._fail("timeout", f"timeout: {exc}", start)
         except Exception as exc:  # any SQLite, encoding or memory error is a defined outcome
-            hit = self._deadline_hit or (self._watchdog is not None and self._watchdog.fired)
-            if self._udf_error is not None and not hit:
-                return self._fail("limit", f"limit: {self._udf_error}", start)
+            hit = self._clock.hit or (self._watchdog is not None and self._watchdog.fired)
+            if self._printf.error is not None and not hit:
+                return self._fail("limit", f"limit: {self._printf.error}", start)
             kind, msg = _classify(exc, hit)
             return self._fail(kind, msg, start)
         finally:
@@ -390,4 +414,4 @@ class ReadOnlyExecutor:
         if self._watchdog is not None:
             self._watchdog.close()
         self._con.close()
-        self._printf_con.close()
+        self._printf.close()

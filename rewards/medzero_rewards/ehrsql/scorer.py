@@ -180,9 +180,12 @@ class EhrsqlConfig(BaseModel):
 
 
 _DETERMINISTIC = ByteLRU[bool](16 << 20, size_of=lambda _: 0)
+_MEMO_MAX_CHARS = 20_000  # long (hostile) SQL is scanned again rather than kept
 
 
 def _deterministic(sql: str) -> bool:
+    if len(sql) > _MEMO_MAX_CHARS:
+        return _scan_deterministic(sql)
     hit = _DETERMINISTIC.get(sql)
     if hit is None:
         hit = _scan_deterministic(sql)
