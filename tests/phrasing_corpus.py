@@ -43,6 +43,7 @@ import csv
 import json
 import random
 import re
+import signal
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -361,6 +362,7 @@ HEDGE_AFTER: dict[str, Rule] = {
     "pending_confirmation": lambda n, c: f"{n} — pending genetic confirmation",
     "paren_to_be_confirmed": lambda n, c: f"{n} (to be confirmed by genetic testing)",
     "dash_probable": lambda n, c: f"{n} - probable",
+    "paren_confidence": lambda n, c: f"{n} ({c.rng.choice([60, 70, 80, 90])}% confidence)",
 }
 SENTENCE: dict[str, Rule] = {
     "is_most_likely": lambda n, c: f"{n} is the most likely diagnosis.",
@@ -579,6 +581,8 @@ RANKED: dict[str, RankedStyle] = {
     "ranked_bold_number": _numbered(lambda i, n, c: f"**{i}. {n}** — {c.reason()}"),
     "ranked_rank_label": _numbered(lambda i, n, c: f"Rank {i}: {n} - {c.reason()}"),
     "ranked_sub_bullets": _numbered(lambda i, n, c: "{}. {}\n   - {}\n   - {}".format(i, n, *c.pheno(2))),
+    "ranked_percent": lambda items, c: "\n".join(f"{i}. {n} ({p}%)" for i, (n, p) in enumerate(
+        zip(items, (45, 25, 15, 10, 5)), 1)),
     "ranked_with_commentary": lambda items, c: RANKED["ranked_em_dash"](items, c)
     + "\n\nThe first diagnosis best explains the {} and {}.".format(*c.pheno(2)),
     "ranked_inline_semicolon": lambda items, c: "; ".join(f"{i}. {n}" for i, n in enumerate(items, 1)),
@@ -856,6 +860,7 @@ def load_corpus(data_root: Path | None = None, *, per_category: int = 150, seed:
 
 
 def _main(argv: list[str]) -> None:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
     cases = load_corpus()
     by_cat: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
