@@ -25,7 +25,7 @@ from fake_openai_server import FakeOpenAIServer
 from medzero_rewards import Score, Tier, get_scorer
 from medzero_rewards.judge.prompt import extract_payload
 from synonym_corpus import NEAR_MISSES, PAIRS, SYNONYMS, Pair
-from test_diagnosis_quality import completion, orphanet, record  # noqa: F401  (orphanet is a fixture)
+from test_diagnosis_quality import completion, orphanet, record, seed_match  # noqa: F401  (orphanet is a fixture)
 
 REACH_BAR = 0.90
 
@@ -84,6 +84,9 @@ def test_without_a_judge_synonyms_are_uncertain_and_near_misses_are_not_credited
     n_unc = sum(s.tier is Tier.uncertain for s in syn)
     print(f"  synonyms uncertain {n_unc}/{len(syn)}, decided without the judge {len(decided_none)}; "
           f"near misses credited {len(credited)}/{len(near)}")  # fmt: skip
+    seed_syn = sum(seed_match(p.answer, p.gold) for p in SYNONYMS)
+    seed_near = sum(seed_match(p.answer, p.gold) for p in NEAR_MISSES)
+    print(f"  the seed's difflib matcher credits {seed_syn}/{len(SYNONYMS)} synonyms and {seed_near}/{len(NEAR_MISSES)} near misses")
     assert decided_none == []
     assert credited == []
     agg = scorer.aggregate(syn + near)
