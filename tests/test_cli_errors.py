@@ -192,6 +192,28 @@ def test_score_ehrsql_refuses_a_broken_database(ehrsql_dir: Path, tmp_path: Path
         assert not per_q.exists()
 
 
+def test_broken_database_refused_even_with_gold_answers(ehrsql_dir: Path, tmp_path: Path) -> None:
+    """Gold results given (no gold SQL runs), database garbage: refused when the scorer is built, in both
+    commands, instead of scoring every answerable prediction -1 as an SQL error."""
+    db, per_q, out = tmp_path / "mimic_iv.sqlite", tmp_path / "per_question.jsonl", tmp_path / "scores.jsonl"
+    db.write_bytes(b"not a database at all\n" * 200)
+    test = ehrsql_dir / "test"
+    proc = _score_ehrsql(db, test / "label.json", test / "label.json", per_q, "--gold-answers", test / "answer.json")
+    assert_one_line_error(proc, str(db), "not an SQLite database", "EHRSQL 2024")
+    assert not per_q.exists()
+
+    from medzero_eval.records import load_ehrsql
+
+    recs = [r for r in load_ehrsql(ehrsql_dir, "valid", answers="answer_rebuilt.json") if r["label"] != "null"][:3]
+    assert all(r["answer"] is not None for r in recs)  # gold results given: the gold SQL is never run
+    inp = _jsonl(tmp_path / "sql.jsonl", [{"completion": f"<think>t</think><answer>{r['label']}</answer>",
+                                           "reference": r} for r in recs])
+    proc = medzero_eval("score", "--scorer", "ehrsql", "--input", inp, "--set", f"db_path={db}", "--set", "workers=0",
+                        "--output", out, "--no-progress")
+    assert_one_line_error(proc, "--set", str(db), "not an SQLite database")
+    assert not out.exists()
+
+
 def test_score_ehrsql_refuses_a_database_that_runs_no_gold_query(ehrsql_dir: Path, tmp_path: Path) -> None:
     """Every EHRSQL table is there with a row, but not the columns the gold SQL reads (another schema):
     no gold answer can be computed, so the run is refused -- even with --allow-errors."""

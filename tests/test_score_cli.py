@@ -220,3 +220,4 @@ def test_score_cli_ehrsql_on_the_real_database(tmp_path: Path, ehrsql_dir: Path)
     # the official reliability scores over these five: (1 - 1 + 0 + 1 - 1) / 5, and -N penalties
     assert printed["accuracy0"] == pytest.approx(40.0)
     assert printed["accuracy5"] == pytest.approx((1 + 0 + 1 - 5 - 5) / 5 * 100)
+    assert printed["error_rate"] == pytest.approx(1 / 5)  # a fraction (aggregate convention), unlike accuracyN
