@@ -380,8 +380,9 @@ def score_records(
     scorer built already, e.g. by :func:`make_scorer`).
 
     Scores in chunks of ``batch_size`` through :meth:`Scorer.score_batch` (a tqdm bar on stderr when
-    ``progress``) and returns the per-item scores with ``scorer.aggregate(scores)``, unchanged (EHRSQL's
-    metrics are percentages and may be ``None``, e.g. abstention precision without abstentions). A scorer
+    ``progress``) and returns the per-item scores with ``scorer.aggregate(scores)``, unchanged (rates are
+    fractions, ``n`` an int, the official EHRSQL ``accuracy*`` scores percentages; a metric may be
+    ``None``, e.g. abstention precision without abstentions). A scorer
     with a ``close`` method (worker processes) is closed afterwards.
     """
     if len(completions) != len(references):

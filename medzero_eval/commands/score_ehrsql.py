@@ -116,8 +116,8 @@ def score_ehrsql(
     stdout and a one-line human summary on stderr.
 
     The official keys are accuracy0, accuracy5, accuracy10 and accuracyN (reliability score ×100 with
-    penalty 0, 5, 10 and N); execution_accuracy, abstention_precision/recall, error_rate,
-    timeout_rate and counts follow.
+    penalty 0, 5, 10 and N); execution_accuracy, abstention_precision/recall, error_rate and
+    timeout_rate (fractions in [0, 1]) and counts follow.
 
     \b
     Failure behaviour: a user error prints one line, `error: <file>: <what> — <fix>`, exits with
