@@ -387,6 +387,8 @@ SENTENCE: dict[str, Rule] = {
     "diagnosis_of": lambda n, c: f"This is consistent with a diagnosis of {c.inline(n)}.",
     "is_favoured": lambda n, c: f"A diagnosis of {c.inline(n)} is favoured.",
     "classic_for": lambda n, c: f"The patient's presentation is classic for {c.inline(n)}.",
+    "in_summary": lambda n, c: f"In summary, {c.inline(n)}.",
+    "conclusion": lambda n, c: f"Conclusion: the findings are diagnostic of {c.inline(n)}.",
 }
 APPOSITIVE: dict[str, Rule] = {
     "comma": lambda n, c: f"{n}, {c.description(n)}",
@@ -403,6 +405,7 @@ PARENTHETICAL: dict[str, Rule] = {
     "given": lambda n, c: "{} (given the {}, {} and {})".format(n, *c.pheno(3)),
     "see_above": lambda n, c: f"{n} (see reasoning above)",
     "this_fits": lambda n, c: f"{n} (this fits the {c.pheno()[0]})",
+    "aka_acronym": lambda n, c: "{} (also known as {})".format(n, "".join(w[0] for w in re.findall(r"[A-Za-z]+", n)).upper()),
     "orpha_code": lambda n, c: f"{n} (ORPHA:{c.pools.orpha_ids[n]})" if n in c.pools.orpha_ids else f"{n} (see Orphanet)",
 }
 EXPLANATION: dict[str, Rule] = {
@@ -426,6 +429,10 @@ MARKDOWN: dict[str, Rule] = {
     "bold_then_hedge": lambda n, c: f"**{n}** (most likely)",
     "final_answer": lambda n, c: f"Final Answer: {n}",
     "bold_final_answer": lambda n, c: f"**Final answer:** **{n}**",
+    "impression": lambda n, c: f"Impression: {n}",
+    "assessment": lambda n, c: f"Assessment: {c.inline(n)}",
+    "answer_label": lambda n, c: f"Answer: {n}",
+    "single_numbered": lambda n, c: f"1. {n}",
 }
 JUSTIFICATION: dict[str, Rule] = {
     "blank_line": lambda n, c: "{}\n\nThis is supported by {} and {}.".format(n, *c.pheno(2)),
@@ -456,6 +463,8 @@ CASE_PUNCT: dict[str, Rule] = {
     "upper_hedge": lambda n, c: f"PROBABLE {n.upper()}",
     "lower_sentence": lambda n, c: f"the most likely diagnosis is {n.lower()}.",
     "dx_label": lambda n, c: f"Dx: {n}",
+    "bold_period": lambda n, c: f"**{n}.**",
+    "curly_quotes": lambda n, c: f"“{n}”",
 }
 
 # the wrapper families, each a positive category (gold named once) and the source of negatives
@@ -583,6 +592,9 @@ RANKED: dict[str, RankedStyle] = {
     "ranked_sub_bullets": _numbered(lambda i, n, c: "{}. {}\n   - {}\n   - {}".format(i, n, *c.pheno(2))),
     "ranked_percent": lambda items, c: "\n".join(f"{i}. {n} ({p}%)" for i, (n, p) in enumerate(
         zip(items, (45, 25, 15, 10, 5)), 1)),
+    "ranked_table": lambda items, c: "| Rank | Diagnosis | Key findings |\n|---|---|---|\n" + "\n".join(
+        f"| {i} | {n} | {c.reason()} |" for i, n in enumerate(items, 1)),
+    "ranked_inline_commas": lambda items, c: "Top differential diagnoses: " + ", ".join(items),
     "ranked_with_commentary": lambda items, c: RANKED["ranked_em_dash"](items, c)
     + "\n\nThe first diagnosis best explains the {} and {}.".format(*c.pheno(2)),
     "ranked_inline_semicolon": lambda items, c: "; ".join(f"{i}. {n}" for i, n in enumerate(items, 1)),
