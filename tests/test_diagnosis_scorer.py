@@ -70,7 +70,8 @@ def test_recommended_components_sum_to_reward() -> None:
     assert hit.components == {"format": 0.2, "accuracy": 1.0, "language": 0.0}
     assert hit.reward == pytest.approx(1.2)
     miss = s.score(c("Gaucher disease"), FABRY)
-    assert not miss.correct and miss.tier is Tier.none
+    # without a hierarchy the matcher cannot know "Gaucher disease" is not a synonym: uncertain (no credit)
+    assert not miss.correct and miss.tier is Tier.uncertain
     assert miss.components == {"format": 0.2, "accuracy": 0.0, "language": 0.0}
     for sc in (hit, miss):
         assert sc.reward == pytest.approx(sum(sc.components.values()))
@@ -310,7 +311,8 @@ def test_aggregate_keys_and_values() -> None:
     assert agg["mean_length"] == sum(x.details["n_chars"] for x in scores) / 4
     assert agg["mean_tokens"] > 0 and agg["mean_reward"] == pytest.approx(sum(x.reward for x in scores) / 4)
     assert "top5" not in agg and "top1_judged" not in agg
-    assert s.aggregate([]) == {"n": 0.0}
+    assert agg["uncertain_rate"] == 0.25 and agg["judge_share"] == 0.0 and type(agg["n"]) is int
+    assert s.aggregate([]) == {"n": 0}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -347,34 +349,48 @@ def test_dict_judge_is_a_synonym_judge() -> None:
 
 
 def test_fallback_judges_only_uncertain_items_in_one_call() -> None:
-    judge = DictJudge({("Tuberous sclerosis", "Tuberous sclerosis complex"): 2, ("Neurofibromatosis", "Neurofibromatosis type 1"): 1})
+    judge = DictJudge({("Tuberous sclerosis", "Tuberous sclerosis complex"): 2, ("Neurofibromatosis", "Neurofibromatosis type 1"): 1,
+                       ("Gaucher disease", "Fabry disease"): 0})  # fmt: skip
     s = get_scorer("rarearena_rdc", judge=judge)
     assert s.config.judge_mode == "fallback"
-    out = s.score_batch([c("Tuberous sclerosis"), c("Neurofibromatosis"), c("Fabry disease"), c("Gaucher disease")],
-                        [TSC, NF1, FABRY, FABRY])  # fmt: skip
-    assert len(judge.calls) == 1 and [r.answers for r in judge.calls[0]] == [["Tuberous sclerosis"], ["Neurofibromatosis"]]
-    tsc, nf1, fabry, miss = out
+    out = s.score_batch([c("Tuberous sclerosis"), c("Neurofibromatosis"), c("Fabry disease"), c("Gaucher disease"),
+                         c("Neurofibromatosis type 2")], [TSC, NF1, FABRY, FABRY, NF1])  # fmt: skip
+    # no hierarchy: "Gaucher disease" might be a synonym of Fabry disease as far as strings go -> the judge;
+    # "Neurofibromatosis type 2" is a near-name sibling (guard tokens) -> decided none, never sent
+    assert len(judge.calls) == 1
+    assert [r.answers for r in judge.calls[0]] == [["Tuberous sclerosis"], ["Neurofibromatosis"], ["Gaucher disease"]]
+    tsc, nf1, fabry, miss, nf2 = out
     assert tsc.details["deterministic_tier"] == "uncertain" and tsc.tier is Tier.synonym and tsc.correct
     assert tsc.details["top1"] is False and tsc.details["top1_judged"] is True and tsc.details["judge_grade"] == 2
     assert nf1.tier is Tier.hypernym and not nf1.correct
     assert fabry.correct and "judge_grade" not in fabry.details and fabry.details["top1_judged"] is True
-    assert not miss.correct and "judge_grade" not in miss.details
+    assert not miss.correct and miss.tier is Tier.none and miss.details["judge_grade"] == 0
+    assert nf2.tier is Tier.none and "judge_grade" not in nf2.details and "guard conflict" in nf2.reason
     agg = s.aggregate(out)
-    assert agg["top1"] == 0.25 and agg["top1_judged"] == 0.5 and agg["judge_calls"] == 2
-    assert agg["unjudged_rate"] == 0.0 and agg["tokens_in"] == 20 and math.isnan(agg["judge_agreement"])
+    assert agg["top1"] == 0.2 and agg["top1_judged"] == 0.4 and agg["judge_calls"] == 3
+    assert agg["judge_share"] == pytest.approx(3 / 5)
+    assert agg["unjudged_rate"] == 0.0 and agg["tokens_in"] == 30 and math.isnan(agg["judge_agreement"])
 
 
 def test_judge_misses_and_always_modes() -> None:
     judge = DictJudge({("Lou Gehrig disease", "Amyotrophic lateral sclerosis"): 2, ("Fabry disease", "Fabry disease"): 2})
     als = {"diagnosis": "Amyotrophic lateral sclerosis"}
+    judge.grades[("Amyotrophic lateral sclerosis type 4", "Amyotrophic lateral sclerosis type 2")] = 2
+    als2 = {"diagnosis": "Amyotrophic lateral sclerosis type 2"}
+    # an eponym is uncertain: the default fallback cascade sends it to the judge
+    sc = get_scorer("rarearena_rdc", judge=judge).score(c("Lou Gehrig disease"), als)
+    assert sc.correct and sc.tier is Tier.synonym and sc.details["deterministic_tier"] == "uncertain"
+    # a decided miss (a sibling by guard tokens) goes to the judge only with judge_misses
     s = get_scorer("rarearena_rdc", judge=judge, judge_misses=True)
-    sc = s.score(c("Lou Gehrig disease"), als)
+    sc = s.score(c("Amyotrophic lateral sclerosis type 4"), als2)
     assert sc.correct and sc.tier is Tier.synonym and sc.details["deterministic_tier"] == "none"
+    assert "judge_grade" not in get_scorer("rarearena_rdc", judge=judge).score(
+        c("Amyotrophic lateral sclerosis type 4"), als2).details  # fmt: skip
     always = get_scorer("rarearena_rdc", judge=judge, judge_mode="always")
-    out = always.score_batch([c("Fabry disease"), c("Lou Gehrig disease")], [FABRY, als])
+    out = always.score_batch([c("Fabry disease"), c("Amyotrophic lateral sclerosis type 4")], [FABRY, als2])
     assert all(o.correct for o in out) and out[0].tier is Tier.exact
     agg = always.aggregate(out)
-    assert agg["judge_agreement"] == 0.5  # Fabry: exact vs 2 agree; ALS: none vs 2 disagree
+    assert agg["judge_agreement"] == 0.5 and agg["judge_share"] == 1.0  # Fabry: exact vs 2 agree; type 4: none vs 2
     never = get_scorer("rarearena_rdc", judge=judge, judge_mode="never")
     assert not never.score(c("Lou Gehrig disease"), als).correct
 

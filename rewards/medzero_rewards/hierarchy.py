@@ -60,6 +60,7 @@ class OrphanetHierarchy:
         self._by_id: dict[str, list[Parent]] = {}
         self._names: dict[str, str] = {}  # normalised -> display name, entities and parents
         self._parent_keys: dict[str, str] = {}  # a parent's display name -> its normalised name
+        self._ids: set[str] = set()
         n = 0
         for ent in entities:
             if not isinstance(ent, Mapping) or not isinstance(ent.get("name"), str):
@@ -81,6 +82,7 @@ class OrphanetHierarchy:
             oid = ent.get("Orphanetid")
             if oid is not None and str(oid).strip():
                 self._by_id.setdefault(str(oid).strip(), []).extend(parents)
+                self._ids.add(str(oid).strip())
             for p in parents:
                 key = self._parent_keys.setdefault(p.name, normalize_name(p.name))
                 self._names.setdefault(key, p.name)
@@ -112,6 +114,17 @@ class OrphanetHierarchy:
         True
         """
         return normalized in self._names
+
+    def knows_id(self, orpha_id: str | int) -> bool:
+        """Whether an Orphanet id (``"324"``, ``324`` or ``"ORPHA:324"``) is an entity in the file.
+
+        >>> OrphanetHierarchy([{"Orphanetid": "324", "name": "Fabry disease", "parents": []}]).knows_id("ORPHA:324")
+        True
+        """
+        oid = str(orpha_id).strip()
+        if oid.upper().startswith("ORPHA:"):
+            oid = oid[6:].strip()
+        return oid in self._ids
 
     def parents(self, name: str | None = None, orpha_id: str | int | None = None) -> list[Parent]:
         """Direct parents of the entity called ``name`` (any surface variant) or with ``orpha_id``.

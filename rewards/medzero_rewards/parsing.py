@@ -27,6 +27,7 @@ __all__ = [
     "ParsedCompletion",
     "TagCounts",
     "answer_and_format_score",
+    "clean_item",
     "count_tokens",
     "is_negated",
     "parse_completion",
@@ -436,7 +437,8 @@ _HEADING_RE = re.compile(r"^\s*#{1,6}\s+")
 _LABEL_WORDS = (
     r"the|my|final|most|more|likely|probable|possible|primary|principal|leading|working|suspected|"
     r"definitive|differential|differentials|clinical|top|best|main|ranked|list|of|candidate|candidates|"
-    r"diagnosis|diagnoses|diagnostic|dx|ddx|answer|answers|conclusion|impression|\d{1,2}"
+    r"diagnosis|diagnoses|diagnostic|dx|ddx|answer|answers|conclusion|impression|rank|ranking|option|"
+    r"choice|possibility|alternative|\d{1,2}"
 )
 _LABEL_RE = re.compile(rf"^\s*(?:(?:{_LABEL_WORDS})\b\s*)+(?:\([^)]*\)\s*)?[:：]\s*", re.IGNORECASE)
 _LABEL_IS_RE = re.compile(  # "The most likely diagnosis is X"
@@ -485,8 +487,17 @@ _WS_RE = re.compile(r"\s+")
 _PLAIN_ITEM_RE = re.compile(r"[A-Za-z](?:[A-Za-z0-9,']|(?<! )-| (?! ))*[A-Za-z0-9]")
 
 
+def clean_item(item: str) -> str:
+    """Strip markers, markdown, labels, likelihood notes and trailing punctuation from one list item
+    ("" for a header line).
+
+    >>> clean_item("1. **Fabry disease** (most likely)."), clean_item("## Differential diagnosis")
+    ('Fabry disease', '')
+    """
+    return _clean_item(item)
+
+
 def _clean_item(item: str) -> str:
-    """Strip markers, markdown, labels, likelihood notes and trailing punctuation from one list item."""
     if _PLAIN_ITEM_RE.fullmatch(item) and not _LABEL_IS_RE.match(item):
         return "" if len(item) < 48 and _LABEL_ONLY_RE.fullmatch(item) else item
     return _clean_general(item)
@@ -552,8 +563,26 @@ def _split_inline_numbers(line: str) -> list[str]:
     return parts
 
 
+_NUMBERED_RE = re.compile(r"^\s*[*_]*\s*(?:\(\s*\d{1,2}\s*\)|#\s?\d{1,2}|\d{1,2}\s*[.):\]](?!\d)|\d{1,2}\s+[-–—]\s)"
+                          r"|^\s*[*_]*\s*(?:rank|option|choice|candidate)\s*#?\d{1,2}\b", re.IGNORECASE)
+
+
+def _top_level(lines: list[str]) -> list[str]:
+    """The list's own items: when some lines are numbered, only those (bullets and other lines under
+    them are reasons: "1. X\n   - finding"); otherwise the least indented lines."""
+    numbered = [ln for ln in lines if _NUMBERED_RE.match(ln)]
+    if len(numbered) >= 2 or (numbered and numbered[0] is not lines[0]):
+        return numbered
+    if numbered:  # one numbered line first: a single item followed by its reasons
+        return lines
+    indent = min(len(ln) - len(ln.lstrip()) for ln in lines)
+    return [ln for ln in lines if len(ln) - len(ln.lstrip()) == indent]
+
+
 def _raw_items(answer: str) -> list[str]:
     lines = [ln for ln in answer.splitlines() if ln.strip()]
+    if len(lines) > 1:
+        lines = _top_level(lines)
     items: list[str] = []
     for ln in lines:
         for part in _split_semicolons(ln):

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from medzero_rewards.hierarchy import OrphanetHierarchy
 from medzero_rewards.matching import DEFAULT_HI, DEFAULT_LO, NameMatch, compare_keys
 from medzero_rewards.normalize import NameKey, analyze_name
-from medzero_rewards.parsing import is_negated, parse_ranked_list, split_candidates
+from medzero_rewards.parsing import parse_ranked_list
 from medzero_rewards.types import Status, Tier
 
 from .gold import GoldSet
+from .phrasing import Reading, anchored, names_alternative, read_answer, read_item
 
 __all__ = ["CORRECT_TIERS", "Decider", "Decision"]
 
@@ -25,6 +26,8 @@ CORRECT_TIERS = (Tier.exact, Tier.synonym)
 
 _MAX_DECISIONS = 200_000
 _MAX_SPLITS = 100_000
+# reasons of a "none" that is known: a near-name sibling (guard tokens) or another Orphanet entity
+_KNOWN_DIFFERENT = ("guard conflict", "answer is another Orphanet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +68,11 @@ class Decider:
         self.hierarchy = hierarchy
         self.hi, self.lo, self.k = fuzzy_hi, fuzzy_lo, k
         self.decisions: dict[tuple[str, int, bool], Decision] = {}
-        self._splits: dict[str, list[str]] = {}
         self._ranked: dict[str, list[str]] = {}
+        self._readings: dict[str, Reading] = {}
+        self._items: dict[str, tuple[str, ...]] = {}
+        self._known_golds: dict[int, bool] = {}
+        self.known = self._known if hierarchy is not None else None
 
     def match(self, answer: str, gold: GoldSet, *, check_hacking: bool) -> Decision:
         """The decision for ``answer`` (cached); ``check_hacking``: single-answer mode."""
@@ -120,43 +126,121 @@ class Decider:
         return None, Decision(best.tier, Status.ok, best.reason, best.score, matched)
 
     def decide(self, answer: str, gold: GoldSet, check_hacking: bool) -> Decision:
-        """The decision for ``answer`` (uncached; see the module docstring)."""
+        """The decision for ``answer`` (uncached; see the module docstring).
+
+        1. the whole answer against the gold names (a clean name: done);
+        2. single mode: :func:`.phrasing.read_answer` -- several candidates or a negated statement are
+           ``hacking``; ranked mode: :func:`.phrasing.read_item`;
+        3. each span read from the answer against the gold names: the first match wins;
+        4. no match: :meth:`settle` decides ``none`` (known to be different) or ``uncertain``.
+        """
         akey = analyze_name(answer)
         if not akey.text:
             return Decision(Tier.none, Status.empty, "answer has no letters or digits", 0.0, None)
         # hypernyms are checked before hacking: group names such as "Disorder of serine or glycine
         # metabolism" contain " or "
         hit, best = self.against(akey, gold)
-        if hit is not None:
+        if hit is not None and not (check_hacking and names_alternative(answer)):
             return hit
-        if not check_hacking:
-            return best
-        cands = split_candidates(answer, keep=gold.keep) if gold.splittable else self._split(answer)
-        if len(cands) > 1:
-            shown = "; ".join(c[:60] for c in cands[:4])
-            return Decision(Tier.none, Status.hacking, f"{len(cands)} candidate diagnoses in one answer: {shown}",
-                            0.0, None)  # fmt: skip
-        if is_negated(answer):
-            return Decision(Tier.none, Status.hacking, "negated answer (says what it is not)", 0.0, None)
-        # "Diagnosis: **Fabry disease** (most likely)." -> "Fabry disease": a single candidate comes
-        # back from split_candidates without labels, markdown and likelihood notes
-        if len(cands) == 1 and cands[0] != answer:
-            ckey = analyze_name(cands[0])
-            if ckey.text and ckey.text != akey.text:
-                hit2, best2 = self.against(ckey, gold)
-                if hit2 is not None:
-                    return Decision(hit2.tier, hit2.status, f"{hit2.reason} (after removing labels/notes)",
-                                    hit2.score, hit2.matched)  # fmt: skip
-                if (best2.tier is Tier.uncertain, best2.score) > (best.tier is Tier.uncertain, best.score):
-                    best = best2
-        return best
+        if check_hacking:
+            reading = self.read(answer, gold)
+            if reading.no_diagnosis:
+                return Decision(Tier.none, Status.ok, "the answer names no diagnosis", 0.0, None)
+            if reading.others:
+                names = [*reading.spans[-1:], *reading.others]
+                shown = "; ".join(c[:60] for c in names[:4])
+                return Decision(Tier.none, Status.hacking,
+                                f"{len(names)} candidate diagnoses in one answer: {shown}", 0.0, None)  # fmt: skip
+            if reading.negated:
+                return Decision(Tier.none, Status.hacking, "negated answer (says what it is not)", 0.0, None)
+            if hit is not None:
+                return hit
+            spans, statement = reading.spans, reading.statement
+        else:
+            spans, statement = self._item_spans(answer), answer
+        tried: list[tuple[NameKey, Decision]] = [(akey, best)]
+        seen = {akey.text}
+        for span in spans:
+            key = analyze_name(span)
+            if not key.text or key.text in seen:
+                continue
+            seen.add(key.text)
+            hit, d = self.against(key, gold)
+            if hit is not None:
+                return Decision(hit.tier, hit.status, f"{hit.reason} (read as {span[:80]!r})", hit.score, hit.matched)
+            tried.append((key, d))
+        # a sentence the rewrites did not reduce to the name: is a gold name stated in it?
+        for i, name in enumerate(gold.names):
+            if anchored(statement, name):
+                tier = Tier.exact if i == 0 else Tier.synonym
+                return Decision(tier, Status.ok, f"names {name!r} in the statement", 100.0, name)
+        return self.settle(tried, gold)
 
-    def _split(self, answer: str) -> list[str]:
-        """``split_candidates`` without gold protection, cached per answer (answers recur across records)."""
-        cands = self._splits.get(answer)
-        if cands is None:
-            cands = split_candidates(answer)
-            if len(self._splits) > _MAX_SPLITS:
-                self._splits.clear()
-            self._splits[answer] = cands
-        return cands
+    def settle(self, tried: list[tuple[NameKey, Decision]], gold: GoldSet) -> Decision:
+        """``none`` or ``uncertain`` for an answer none of whose spans matched.
+
+        ``none`` only when the answer is known to name another disease: a span in hard conflict with
+        a gold name (another type, gene, inheritance: a near-name sibling), or -- with the Orphanet
+        hierarchy, when the gold is in it -- a span that is itself another Orphanet name. Otherwise
+        (a plausible synonym, an eponym, another language, a phrasing not understood) ``uncertain``:
+        the judge decides when one is configured.
+        """
+        for _key, d in tried:
+            if d.tier is Tier.none and d.reason.startswith(_KNOWN_DIFFERENT):
+                return d
+        last_key, last = tried[-1]
+        h = self.hierarchy
+        if h is not None and self._gold_known(gold):
+            gold_texts = {k.text for k in gold.keys}
+            for key, d in reversed(tried):
+                if h.knows(key.text) and key.text not in gold_texts and not self._is_child(key.text, gold_texts):
+                    return Decision(Tier.none, Status.ok, f"answer is another Orphanet disease ({d.reason})",
+                                    d.score, None)  # fmt: skip
+        unsure = [d for _key, d in tried if d.tier is Tier.uncertain]
+        if unsure:
+            return max(unsure, key=lambda d: d.score)
+        return Decision(Tier.uncertain, Status.ok, f"cannot decide: {last.reason}", last.score, gold.names[0])
+
+    def _is_child(self, text: str, gold_texts: set[str]) -> bool:
+        """Whether the entity named ``text`` has a gold name as a direct parent (a narrower answer: the
+        judge decides)."""
+        h = self.hierarchy
+        return h is not None and any(analyze_name(p.name).text in gold_texts for p in h.parents(text))
+
+    def _gold_known(self, gold: GoldSet) -> bool:
+        h = self.hierarchy
+        if h is None:
+            return False
+        known = self._known_golds.get(gold.uid)
+        if known is None:
+            known = any(h.knows(k.text) for k in gold.keys) or (
+                gold.orpha_id is not None and h.knows_id(gold.orpha_id)
+            )
+            self._known_golds[gold.uid] = known
+        return known
+
+    def _known(self, name: str) -> bool:
+        h = self.hierarchy
+        return h is not None and h.knows(analyze_name(name).text)
+
+    def read(self, answer: str, gold: GoldSet) -> Reading:
+        """:func:`.phrasing.read_answer` of ``answer`` (cached per answer unless a gold name needs
+        protection from splitting)."""
+        if gold.splittable:
+            return read_answer(answer, keep=gold.keep, known=self.known)
+        r = self._readings.get(answer)
+        if r is None:
+            r = read_answer(answer, known=self.known)
+            if len(self._readings) > _MAX_SPLITS:
+                self._readings.clear()
+            self._readings[answer] = r
+        return r
+
+    def _item_spans(self, item: str) -> tuple[str, ...]:
+        spans = self._items.get(item)
+        if spans is None:
+            spans = read_item(item, known=self.known)
+            if len(self._items) > _MAX_SPLITS:
+                self._items.clear()
+            self._items[item] = spans
+        return spans

@@ -32,6 +32,7 @@ class GoldSet:
     broader_keys: tuple[NameKey, ...]
     keep: frozenset[str]  # for split_candidates: gold names never split
     splittable: bool  # some gold name would itself be split ("Familial or sporadic ..."): pass keep
+    orpha_id: str | None = None
 
 
 def names_from_record(reference: Any) -> tuple[tuple[str, ...], str | None] | str:
@@ -111,6 +112,7 @@ class GoldIndex:
             broader_keys=tuple(analyze_name(b) for b in broader),
             keep=frozenset(n.casefold() for n in uniq.values()),
             splittable=any(len(split_candidates(n)) > 1 for n in uniq.values()),
+            orpha_id=orpha_id,
         )
         if len(self._by_names) > _MAX_CACHED:
             self._by_names.clear()
