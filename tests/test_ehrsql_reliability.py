@@ -208,12 +208,12 @@ def test_unreadable_gold_answers_file_is_refused_at_construction(db: Path, tmp_p
 
 
 # --- 3. one bad reference ---------------------------------------------------------------------------------------
-def test_one_bad_reference_is_that_items_error_and_the_batch_scores(db: Path, valid: dict[str, str], gold: str):
+def test_one_bad_reference_is_that_items_error_and_the_batch_scores(db: Path, valid: dict[str, str], gold: str, caplog):
     unanswerable = next(k for k, v in valid.items() if v == "null")
     completions = [wrap(gold), wrap(gold), wrap(gold), wrap(gold), wrap("null"), None]
     refs = [{"label": gold}, {"question": "no label"}, {"label": 123}, None, {"id": unanswerable, "label": "null"},
             {"label": gold}]  # fmt: skip
-    with get_scorer("ehrsql", db_path=db, workers=0) as scorer:
+    with get_scorer("ehrsql", db_path=db, workers=0) as scorer, caplog.at_level("WARNING", "medzero_rewards.ehrsql"):
         scores = scorer.score_batch(completions, refs)  # type: ignore[arg-type]
         agg = scorer.aggregate(scores)
     assert [s.status for s in scores] == [Status.ok, Status.error, Status.error, Status.error, Status.abstained,
@@ -222,6 +222,9 @@ def test_one_bad_reference_is_that_items_error_and_the_batch_scores(db: Path, va
     for bad in scores[1:4]:
         assert bad.reward == 0.0 and "reference" in bad.reason and "label" in bad.reason
     assert agg["n"] == 6 and agg["n_error"] == 3
+    # one warning for the batch, with counts, not one per item
+    (record,) = [r for r in caplog.records if r.name.startswith("medzero_rewards.ehrsql")]
+    assert "batch of 6: 3 item(s) not scored" in record.getMessage() and "3 x bad reference" in record.getMessage()
     assert agg["accuracy0"] == pytest.approx(100 * 2 / 3)  # over the three scored items only
 
 

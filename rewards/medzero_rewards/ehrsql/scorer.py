@@ -64,6 +64,7 @@ SQL is executed once per batch, a prediction identical to its executed gold SQL 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -87,6 +88,8 @@ from medzero_rewards.registry import ScorerConfigError, config_error
 from medzero_rewards.types import Score, ScoreBatch, Status, Tier
 
 __all__ = ["PRESETS", "EhrsqlConfig", "EhrsqlScorer", "make_ehrsql"]
+
+logger = logging.getLogger(__name__)
 
 Preset = Literal["reliability", "ehr_r1"]
 PRESETS: dict[str, str] = {
@@ -442,8 +445,10 @@ class EhrsqlScorer(Scorer):
             keys.append(pp)
             is_gold.append(False)
         with self._lock:
+            replaced_before = self._pool.replaced if self._pool is not None else 0
             executed = self._execute_keys(keys, is_gold)
-        return [
+            replaced = (self._pool.replaced if self._pool is not None else 0) - replaced_before
+        scores = [
             self._error_score(extractions[i], answerable[i], ref_error[i]) if ref_error[i] is not None else
             self._make_score(
                 extractions[i], answerable[i],
@@ -454,6 +459,8 @@ class EhrsqlScorer(Scorer):
             )
             for i in range(n)
         ]  # fmt: skip
+        _log_faults(scores, max(0, replaced))
+        return scores
 
     def _error_score(
         self, ex: Extraction, answerable: bool, reason: str, *, executed: bool = False,
@@ -598,6 +605,23 @@ class EhrsqlScorer(Scorer):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _log_faults(scores: Sequence[Score], replaced: int) -> None:
+    """One warning per batch with counts: items that could not be scored, by cause, and replaced workers."""
+    causes: dict[str, int] = {}
+    for s in scores:
+        if s.status is Status.error:
+            cause = s.reason.split(":", 1)[0][:80]
+            causes[cause] = causes.get(cause, 0) + 1
+    parts = []
+    if causes:
+        listed = ", ".join(f"{count} x {cause}" for cause, count in sorted(causes.items(), key=lambda kv: -kv[1]))
+        parts.append(f"{sum(causes.values())} item(s) not scored (Status.error): {listed}")
+    if replaced:
+        parts.append(f"{replaced} worker process(es) died or hung and were replaced")
+    if parts:
+        logger.warning("EHRSQL batch of %d: %s", len(scores), "; ".join(parts))
 
 
 def _result_bytes(r: ExecResult) -> int:
