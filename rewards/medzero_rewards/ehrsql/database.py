@@ -32,7 +32,10 @@ EHRSQL_TABLES: tuple[str, ...] = (
 """The tables of EHRSQL 2024's ``mimic_iv.sqlite`` (its ``tables.json``)."""
 
 _MAGIC = b"SQLite format 3\x00"
-_FIX = "pass db_path= the EHRSQL 2024 mimic_iv.sqlite (from the EHRSQL 2024 release, or built by its preprocessing)"
+_FIX = (
+    "pass the EHRSQL 2024 mimic_iv.sqlite (from the EHRSQL 2024 release, or built by its preprocessing) "
+    "as db_path (--db on the command line)"
+)
 _checked: set[tuple[str, int, int, tuple[str, ...]]] = set()
 
 
