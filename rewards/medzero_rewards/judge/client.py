@@ -181,6 +181,7 @@ class OpenAIJudge:
     ) -> None:
         """Build the client. ``sleep`` is how backoff and rate-limit waits are spent (injectable for tests)."""
         self.config = config if isinstance(config, JudgeConfig) else JudgeConfig.model_validate(dict(config))
+        self._connect(strict=True)  # first: a missing extra or key fails before any file is created
         self._sleep = sleep
         self._progress = progress
         self._limiter = RateLimiter(self.config.rpm, self.config.tpm, sleep=sleep)
@@ -188,7 +189,6 @@ class OpenAIJudge:
         self._structured = self.config.structured
         self._schema_warned = False
         self.stats = JudgeStats()
-        self._connect(strict=True)
 
     def _connect(self, *, strict: bool) -> None:
         """Import ``openai``, read the key and open the HTTP client (at construction and after unpickling).
@@ -220,7 +220,7 @@ class OpenAIJudge:
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        """Configuration, statistics, limiter and cache path; no key, HTTP client, module or lock."""
+        """Configuration, statistics and cache (as its path); no key, HTTP client, module, lock or limiter state."""
         state = self.__dict__.copy()
         for name in ("_openai", "_client", "_semaphore", "_unavailable", "_limiter"):
             state.pop(name, None)
