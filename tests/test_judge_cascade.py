@@ -43,10 +43,10 @@ CASES = [
     ("Wilson disease", "Wilson disease", Tier.exact),
     ("Tuberous sclerosis", TSC, Tier.uncertain),  # judge: 2
     ("Neurofibromatosis", NF1, Tier.uncertain),  # judge: 1
-    ("Becker muscular dystrophy", DMD, Tier.uncertain),  # judge: 0
-    ("Lou Gehrig disease", ALS, Tier.none),  # judge (when asked): 2
-    ("Osler-Weber-Rendu disease", HHT, Tier.none),  # judge (when asked): 2
-    ("Wilson disease", ALS, Tier.none),  # judge (when asked): 0
+    ("Becker muscular dystrophy", DMD, Tier.none),  # another Orphanet disease; judge (when asked): 0
+    ("Lou Gehrig disease", ALS, Tier.uncertain),  # nothing known against it; judge: 2
+    ("Osler-Weber-Rendu disease", HHT, Tier.uncertain),  # judge: 2
+    ("Wilson disease", ALS, Tier.none),  # another Orphanet disease; judge (when asked): 0
     ("Disorder of copper metabolism", "Wilson disease", Tier.hypernym),  # Orphanet parent, decided without the judge
 ]
 
@@ -100,19 +100,20 @@ def test_deterministic_tiers_of_the_cases(orphanet_path: Path) -> None:
 def test_fallback_sends_only_the_uncertain_items(server: FakeOpenAIServer, tmp_path: Path, orphanet_path: Path) -> None:
     s = scorer(server, tmp_path, orphanet_path)
     scores = s.score_batch(*batch())
-    assert judged_answers(server) == ["becker muscular dystrophy", "neurofibromatosis", "tuberous sclerosis"]
-    assert server.total_requests == 3
+    assert judged_answers(server) == ["lou gehrig disease", "neurofibromatosis", "osler-weber-rendu disease",
+                                      "tuberous sclerosis"]  # fmt: skip
+    assert server.total_requests == 4
     tiers = [sc.tier for sc in scores]
     assert tiers == [Tier.exact, Tier.exact, Tier.synonym, Tier.hypernym, Tier.none,
-                     Tier.none, Tier.none, Tier.none, Tier.hypernym]  # fmt: skip
-    assert [sc.correct for sc in scores] == [True, True, True] + [False] * 6
+                     Tier.synonym, Tier.synonym, Tier.none, Tier.hypernym]  # fmt: skip
+    assert [sc.correct for sc in scores] == [True, True, True, False, False, True, True, False, False]
     tsc = scores[2]
     assert tsc.details["judge_grade"] == 2 and tsc.details["deterministic_tier"] == "uncertain"
     assert tsc.details["judge_calls"] == 1 and tsc.details["tokens_in"] > 0
     agg = s.aggregate(scores)
-    assert agg["top1"] == pytest.approx(2 / 9) and agg["top1_judged"] == pytest.approx(3 / 9)
-    assert agg["judge_calls"] == 3 and agg["judge_cache_hits"] == 0 and agg["unjudged_rate"] == 0
-    assert agg["uncertain_rate"] == pytest.approx(3 / 9)
+    assert agg["top1"] == pytest.approx(2 / 9) and agg["top1_judged"] == pytest.approx(5 / 9)
+    assert agg["judge_calls"] == 4 and agg["judge_cache_hits"] == 0 and agg["unjudged_rate"] == 0
+    assert agg["uncertain_rate"] == pytest.approx(4 / 9)
     assert math.isnan(agg["judge_agreement"])  # only uncertain items were judged: nothing decided twice
 
 
@@ -128,8 +129,8 @@ def test_judge_misses_also_sends_clear_misses(server: FakeOpenAIServer, tmp_path
     assert scores[-1].tier is Tier.hypernym and "judge_grade" not in scores[-1].details
     agg = s.aggregate(scores)
     assert agg["top1_judged"] == pytest.approx(5 / 9) and agg["judge_calls"] == 6
-    # decided by both: Lou Gehrig (none vs 2), Osler (none vs 2), Wilson-for-ALS (none vs 0)
-    assert agg["judge_agreement"] == pytest.approx(1 / 3)
+    # decided by both: Becker (none vs 0), Wilson-for-ALS (none vs 0); the uncertain ones were not decided
+    assert agg["judge_agreement"] == pytest.approx(2 / 2)
 
 
 def test_always_judges_every_scored_item(server: FakeOpenAIServer, tmp_path: Path, orphanet_path: Path) -> None:
@@ -138,8 +139,8 @@ def test_always_judges_every_scored_item(server: FakeOpenAIServer, tmp_path: Pat
     assert server.total_requests == 9  # one call per item
     assert judged_answers(server).count("wilson disease") == 2  # once per reference set (Wilson, ALS)
     agg = s.aggregate(scores)
-    # decided by both: 2 exact (2 vs 2), hypernym (1 vs 1), 3 misses (2 disagree): 4 of 6 agree
-    assert agg["judge_agreement"] == pytest.approx(4 / 6)
+    # decided by both: 2 exact (2 vs 2), the hypernym (1 vs 1), 2 misses (0 vs 0): 5 of 5 agree
+    assert agg["judge_agreement"] == pytest.approx(5 / 5)
     assert agg["judge_calls"] == 9
     assert [sc.correct for sc in scores] == [True, True, True, False, False, True, True, False, False]
 
@@ -170,17 +171,17 @@ def test_outage_is_unjudged_and_fails_the_evaluation_loudly(server: FakeOpenAISe
     server.add_fault(Fault.http(500))
     s = scorer(server, tmp_path, orphanet_path, judge=judge_config(server, tmp_path, max_retries=2))
     scores = s.score_batch(*batch())
-    assert server.total_requests == 9  # 3 uncertain items x (1 call + 2 retries)
+    assert server.total_requests == 12  # 4 uncertain items x (1 call + 2 retries)
     unjudged = [sc for sc in scores if sc.status is Status.unjudged]
-    assert len(unjudged) == 3 and all("HTTP 500" in sc.reason for sc in unjudged)
+    assert len(unjudged) == 4 and all("HTTP 500" in sc.reason for sc in unjudged)
     assert all(not sc.correct for sc in unjudged)
     assert [sc.correct for sc in scores[:2]] == [True, True]  # sure items are unaffected
-    with pytest.raises(UnjudgedError, match="3 of 9"):
+    with pytest.raises(UnjudgedError, match="4 of 9"):
         s.aggregate(scores)
     tolerant = scorer(server, tmp_path, orphanet_path, judge=judge_config(server, tmp_path, max_retries=0),
                       max_unjudged_share=0.5)  # fmt: skip
     agg = tolerant.aggregate(scores)
-    assert agg["unjudged_rate"] == pytest.approx(3 / 9)
+    assert agg["unjudged_rate"] == pytest.approx(4 / 9)
 
 
 def test_transient_faults_are_retried_inside_the_cascade(server: FakeOpenAIServer, tmp_path: Path, orphanet_path: Path) -> None:
@@ -189,9 +190,9 @@ def test_transient_faults_are_retried_inside_the_cascade(server: FakeOpenAIServe
     s = scorer(server, tmp_path, orphanet_path)
     scores = s.score_batch(*batch())
     assert all(sc.status is not Status.unjudged for sc in scores)
-    assert s.aggregate(scores)["top1_judged"] == pytest.approx(3 / 9)
-    assert server.total_requests == 3 + 2 + 1
-    assert s.aggregate(scores)["judge_calls"] == 6
+    assert s.aggregate(scores)["top1_judged"] == pytest.approx(5 / 9)
+    assert server.total_requests == 4 + 2 + 1
+    assert s.aggregate(scores)["judge_calls"] == 7
 
 
 def test_ranked_lists_one_call_per_item_with_orphanet_parents(server: FakeOpenAIServer, tmp_path: Path, orphanet_path: Path) -> None:
