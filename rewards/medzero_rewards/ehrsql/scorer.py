@@ -16,7 +16,8 @@ is what the official reliability score averages; the reward maps it through a pr
 
 * ``answerable`` (bool): the gold label is SQL, not ``"null"``;
 * ``abstained`` (bool): the prediction is an abstention;
-* ``outcome`` (int): the official per-question score, +1 / 0 / -1;
+* ``outcome`` (int | None): the official per-question score, +1 / 0 / -1; None when the item could
+  not be scored (``Status.error``, below);
 * ``executed`` (bool): the predicted SQL ran to completion within every limit;
 * ``error`` (str | None): why the prediction failed (extraction, SQL error, refusal, limit, timeout);
 * ``timed_out`` (bool): the predicted SQL hit the time limit;
@@ -48,10 +49,11 @@ the weighted parts and ``Score.reward`` is their sum (the raw outcome is ``detai
 
 Differences from the official program, all on purpose and all for hostile or pathological SQL only:
 queries past the time limit (default 10 s), the row cap (1,000,000), the SQL length cap (100,000
-characters), the value size cap (100 KB per string, blob or row; the longest value in the database is
-228 characters) or the memory cap score as errors, where the official program has no limits; statements that are not reads (writes, DDL, PRAGMA, ATTACH, ...) are refused and score
-as errors, where the official program would run them on its database file (a write returns no rows;
-DDL would change the file). Every EHRSQL 2024 gold query is far below every limit.
+characters), the value size cap (100 KB per string, blob or row, ``printf`` widths included; the
+longest value in the database is 228 characters) or the memory cap score as errors, where the official
+program has no limits; statements that are not reads (writes, DDL, PRAGMA, ATTACH, ...) are refused and
+score as errors, where the official program would run them on its database file (a write returns no
+rows; DDL would change the file). Every EHRSQL 2024 gold query is far below every limit.
 
 Speed: gold results are computed once per database and kept (in memory, and on disk with
 ``cache_dir``), or read from ``gold_answers`` / the record's ``answer``; every distinct post-processed
@@ -126,7 +128,9 @@ class EhrsqlConfig(BaseModel):
         timeout_s: time limit per query in seconds (default 10; every EHRSQL 2024 gold query runs in
             well under 0.1 s). The official scorer has none; a query stopped here scores as an error.
         workers: worker processes (default: CPU count, at most 8); 0 executes in the calling process
-            (time limit still enforced, no memory cap, no kill-and-replace).
+            (time limit still enforced: progress handler and watchdog interrupt; no memory cap, no
+            kill-and-replace). Workers found dead are replaced, and a query whose worker died is
+            run again on a fresh one.
         max_rows: rows fetched before a query is stopped as an error.
         memory_mb: SQLite heap cap per worker process.
         preset: reward mapping, ``reliability`` or ``ehr_r1`` (see :data:`PRESETS`).
