@@ -58,9 +58,17 @@ COMPONENT_KEYS = ("format", "accuracy", "language", "executable")
 _VERL_CALL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
 
+_BUILD_LOCK = threading.Lock()  # verl's reward loop calls compute_score from several threads at once
+
+
 @functools.lru_cache(maxsize=32)
-def _scorer(name: str, config_json: str) -> Scorer:
+def _build(name: str, config_json: str) -> Scorer:
     return get_scorer(name, **json.loads(config_json))
+
+
+def _scorer(name: str, config_json: str) -> Scorer:
+    with _BUILD_LOCK:  # one scorer (one SQL worker pool, one judge client) per configuration
+        return _build(name, config_json)
 
 
 def scorer_for(data_source: str, extra_info: Mapping[str, Any] | None = None, **reward_kwargs: Any) -> Scorer:
