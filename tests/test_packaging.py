@@ -45,6 +45,20 @@ def test_rewards_installs_without_heavy_dependencies(tmp_path: Path) -> None:
     )
     out = subprocess.run([str(py), "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "['ehrsql', 'rarearena_rdc', 'rarearena_rds'] True"
+    # The TRL and verl adapters work there too (no trl, torch or verl installed) and equal score_batch.
+    adapters = (
+        "from medzero_rewards import get_scorer\n"
+        "from medzero_rewards.trl import reward_functions\n"
+        "from medzero_rewards.verl import compute_score\n"
+        "done = ['<think>x</think><answer>Wilson disease</answer>', '<think>x</think><answer>Gaucher disease</answer>', 'Wilson']\n"
+        "ref = {'diagnosis': 'Wilson disease'}\n"
+        "per_func = [f(done, reference=[ref] * 3) for f in reward_functions('rarearena_rdc')]\n"
+        "trl = [sum(v) for v in zip(*per_func)]\n"
+        "verl = [compute_score('rarearena_rdc', c, ref)['score'] for c in done]\n"
+        "print(trl == verl == get_scorer('rarearena_rdc').score_batch(done, [ref] * 3).rewards, trl)\n"
+    )
+    out = subprocess.run([str(py), "-c", adapters], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "True [1.2, 0.2, 0.0]"
     # The optional C extension is built where there is a compiler, and the package works without it.
     probe = "import medzero_rewards.parsing as p; print(p._speedups is not None)"
     built = subprocess.run([str(py), "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
