@@ -138,6 +138,7 @@ def demo(output: Path, tasks: str, limit: int, ehrsql_dir: Path | None, max_gen_
     """
     from medzero_eval.commands.run import run_lm_eval
     from medzero_eval.model import ModelNotFoundError, default_model, gguf_model
+    from medzero_eval.report.formatting import format_seconds
 
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         os.environ.setdefault(var, "1")  # everything the demo needs is local
@@ -174,7 +175,7 @@ def demo(output: Path, tasks: str, limit: int, ehrsql_dir: Path | None, max_gen_
         report_path = write_report([logs], output / "report", title=f"medzero demo: {model.path.stem} (CPU)",
                                    on_warning=lambda message: click.echo(f"warning: {message}", err=True))
     total_s = time.monotonic() - start
-    click.echo(f"\nlm-eval logs: {logs}  (evaluation {eval_s:.0f} s, total {total_s:.0f} s)")
+    click.echo(f"\nlm-eval logs: {logs}  (evaluation {format_seconds(eval_s)}, total {format_seconds(total_s)})")
     if report_path is not None:
         click.echo(f"report: {report_path.with_suffix('.html')} (and {report_path.name}, figures/)")
         click.echo(WHAT_TO_LOOK_AT)

@@ -18,9 +18,9 @@ from typing import Union
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:0.8em 0;font-size:0.88em}"
+    "table{border-collapse:collapse;margin:0.8em 0;font-size:0.88em;display:block;overflow-x:auto}"
     "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}"
-    "td{max-width:34em}td code{overflow-wrap:anywhere}th{background:#f3f3f3}"
+    "td{max-width:34em}td.nw{white-space:nowrap}td code{overflow-wrap:anywhere}th{background:#f3f3f3}"
     "code{background:#f4f4f4;padding:0 2px;font-size:0.92em}"
     "pre{background:#f6f6f6;border:1px solid #ddd;padding:0.6em;white-space:pre-wrap;overflow-wrap:anywhere}"
     "img{max-width:100%;border:1px solid #eee}.figs{display:flex;flex-wrap:wrap;gap:8px}"
@@ -128,7 +128,7 @@ class Doc:
                 t: Table = value  # type: ignore[assignment]
                 out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in t.header)
                            + "</tr></thead><tbody>")
-                out.extend("<tr>" + "".join(f"<td>{html_inline(c)}</td>" for c in row) + "</tr>" for row in t.rows)
+                out.extend("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in t.rows)
                 out.append("</tbody></table>")
         out.append("</body></html>")
         return "\n".join(out)
@@ -178,6 +178,12 @@ def html_inline(part: Cell) -> str:
     if isinstance(part, Code):
         return f"<code>{html.escape(part.text)}</code>" if part.text else ""
     return html.escape(part)
+
+
+def _html_cell(part: Cell) -> str:
+    """A table cell; short plain text (numbers, labels such as ``33.3 % ± 4.1``) does not wrap."""
+    short = not isinstance(part, Code) and len(part) <= 24
+    return ('<td class="nw">' if short else "<td>") + html_inline(part) + "</td>"
 
 
 def anchor(text: str) -> str:
