@@ -609,3 +609,21 @@ def test_demo_report_on_the_embedded_model(tmp_path: Path) -> None:
         shown = " ".join(s["filtered_resps"][0].split())[:60]
         assert shown.replace("|", "\\|") in row[7]
         assert "<|im_start|>" not in row[6] and "Phenotypes:" in row[6]
+
+
+def test_demo_cases_spread_over_different_golds(tmp_path: Path, ehrsql_dir: Path) -> None:
+    from medzero_eval.commands.demo import demo_lm_eval_args, ehrsql_metadata, spread_doc_ids, task_targets
+
+    targets = task_targets(["rarebench_mme", "ehrsql"], ehrsql_metadata(ehrsql_dir))
+    mme = targets["rarebench_mme"]
+    assert len(set(mme[:10])) < 5  # lm-eval's --limit 10 would take mostly one disease
+    ids = spread_doc_ids(mme, 10)
+    assert ids == sorted(ids) and len({mme[i] for i in ids}) == 10 == len(set(mme))
+    assert spread_doc_ids(mme, 40) == list(range(len(mme)))  # never more than there are
+    for i in ids:  # the first case of each disease
+        assert mme.index(mme[i]) == i
+    ehr = spread_doc_ids(targets["ehrsql"], 10)
+    assert len({targets["ehrsql"][i] for i in ehr}) == 10
+    args = demo_lm_eval_args(model_args="pretrained=m", tasks=["rarebench_mme"], output=tmp_path, limit=10,
+                             max_gen_toks=8, batch_size=1, metadata={}, samples={"rarebench_mme": ids})
+    assert args[args.index("--samples") + 1] == json.dumps({"rarebench_mme": ids}) and "--limit" not in args

@@ -35,7 +35,7 @@ def spread_doc_ids(targets: Sequence[str], n: int) -> list[int]:
     order, then the second of each, and so on (deterministic; sorted).
 
     >>> spread_doc_ids(["a", "b", "b", "b", "c", "a"], 4)
-    [0, 1, 2, 4]
+    [0, 1, 4, 5]
     >>> spread_doc_ids(["a", "a"], 5)
     [0, 1]
     """
@@ -52,7 +52,8 @@ def spread_doc_ids(targets: Sequence[str], n: int) -> list[int]:
 
 
 def task_targets(tasks: Sequence[str], metadata: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The gold answer (``doc_to_target``) of every evaluation document of medzero's ``tasks``, as lm-eval builds them."""
+    """The gold answer (``doc_to_target``) of every evaluation document of medzero's ``tasks``, as lm-eval
+    builds them."""
     from lm_eval.tasks import TaskManager, get_task_dict
 
     from medzero_eval.discovery import tasks_dir

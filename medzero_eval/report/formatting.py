@@ -58,7 +58,8 @@ def format_metric(value: float | None, metric: str = "", stderr: float | None = 
             err = as_percent(metric, stderr) if value <= 1.0 + 1e-9 or metric in PERCENT_METRICS else stderr
             text += f" ± {err:.1f}"
         return text
-    if (metric in COUNT_METRICS or metric.startswith("n_")) and metric not in LENGTH_METRICS and float(value).is_integer():
+    is_count = (metric in COUNT_METRICS or metric.startswith("n_")) and metric not in LENGTH_METRICS
+    if is_count and float(value).is_integer():
         return str(int(value))
     if metric in LENGTH_METRICS:
         return f"{value:.0f} chars"
@@ -115,7 +116,7 @@ def user_message(prompt: str) -> str:
 
     >>> user_message('[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Case: x"}]')
     'Case: x'
-    >>> user_message("<|im_start|>system\\nBe brief.<|im_end|>\\n<|im_start|>user\\nCase: y<|im_end|>\\n<|im_start|>assistant\\n")
+    >>> user_message("<|im_start|>system\\nBe brief.<|im_end|>\\n<|im_start|>user\\nCase: y<|im_end|>\\n")
     'Case: y'
     >>> user_message("Patient case: z")
     'Patient case: z'

@@ -295,7 +295,8 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
 def _aggregated_metrics(
     task_results: Mapping[str, Any], filter_key: str | None
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """``{"top1,raw": 0.5, "top1_stderr,raw": 0.2, "alias": ...}`` -> ``({"top1": 0.5}, {"top1": 0.2})`` for one filter."""
+    """``{"top1,raw": 0.5, "top1_stderr,raw": 0.2, "alias": ...}`` -> ``({"top1": 0.5}, {"top1": 0.2})``
+    (values, standard errors) for one filter."""
     by_filter: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
     for key, value in task_results.items():
         metric, sep, filt = key.partition(",")

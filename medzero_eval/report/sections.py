@@ -168,7 +168,8 @@ def charts_section(view: TaskView) -> None:
             for c, r in zip(view.checkpoints, runs) if r}
     if score_names and any(hist.values()):
         xlabel = " / ".join(score_names)
-        path = charts.histograms(hist, f"{task}: per-sample {xlabel}", xlabel, view.figure("scores"))  # type: ignore[arg-type]
+        path = charts.histograms(hist, f"{task}: per-sample {xlabel}", xlabel,  # type: ignore[arg-type]
+                                 view.figure("scores"))
         images.append(view.image(path, f"{task}: distribution of the per-sample {xlabel}"))
     view.doc.images(images)
 
@@ -248,7 +249,8 @@ def worst_samples(run: TaskRun, n: int = 10) -> list[SampleRow]:
 
 
 def best_samples(run: TaskRun, n: int = 10) -> list[SampleRow]:
-    """The ``n`` highest-scoring right samples (``correct``; without Scores: those at the best score), doc order on ties."""
+    """The ``n`` highest-scoring right samples (``correct``; without Scores: those at the best score), in doc
+    order on ties."""
     scored = [s for s in run.samples if s.score is not None]
     if not scored:
         return []
