@@ -62,24 +62,38 @@ def parse_item(
 ) -> ScoringItem:
     """Turn one decoded JSON line into a :class:`ScoringItem`; ``where`` (``file:line``) prefixes errors."""
     if not isinstance(obj, dict):
-        raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        raise InputError(
+            f"{where}: expected a JSON object, got {type(obj).__name__} — the input is JSON Lines: {INPUT_SHAPE}"
+        )
     if completion_field not in obj:
-        raise InputError(f"{where}: no {completion_field!r} field (keys: {', '.join(sorted(obj)) or 'none'})")
+        raise InputError(
+            f"{where}: no {completion_field!r} field (keys: {', '.join(sorted(obj)) or 'none'}) "
+            "— name the completion's field with --completion-field"
+        )
     completion = obj[completion_field]
     if isinstance(completion, list) and len(completion) == 1:  # e.g. a one-element lm-eval response list
         completion = completion[0]
     if not isinstance(completion, str):
-        raise InputError(f"{where}: {completion_field!r} must be a string, got {type(completion).__name__}")
+        raise InputError(
+            f"{where}: {completion_field!r} must be a string, got {type(completion).__name__} "
+            "— give the completion's text (or a one-element list of it)"
+        )
     if reference_field is not None:
         if not isinstance(obj.get(reference_field), dict):
-            raise InputError(f"{where}: {reference_field!r} must be a JSON object with the reference record")
+            raise InputError(
+                f"{where}: {reference_field!r} must be a JSON object with the reference record "
+                "— check --reference-field"
+            )
         reference = dict(obj[reference_field])
     elif isinstance(obj.get("reference"), dict):
         reference = dict(obj["reference"])
     else:
         reference = {k: v for k, v in obj.items() if k != completion_field}
     if not reference:
-        raise InputError(f"{where}: the reference record is empty")
+        raise InputError(
+            f"{where}: the reference record is empty — give each line its reference record "
+            "(under \"reference\", or as the line's other fields), with the gold answer"
+        )
     item_id = obj.get("id", reference.get("_id", reference.get("id", default_id)))
     return ScoringItem(id=str(item_id), completion=completion, reference=reference)
 

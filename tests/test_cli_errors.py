@@ -337,3 +337,21 @@ def test_run_options_are_taken_out_for_lm_eval() -> None:
     assert "usage: lm-eval run" in shown.stdout
     result = CliRunner().invoke(main, ["run", "--threads", "many", "--tasks", "ehrsql"])
     assert result.exit_code == 2 and result.stderr.startswith("error: --threads needs a whole number")
+
+
+@pytest.mark.parametrize(
+    ("line", "fix"),
+    [
+        ('["not", "an", "object"]', "JSON Lines"),
+        ('{"text": "x", "reference": {"diagnosis": "Fabry disease"}}', "--completion-field"),
+        ('{"completion": 3, "reference": {"diagnosis": "Fabry disease"}}', "the completion's text"),
+        ('{"completion": "x"}', "give each line its reference record"),
+    ],
+)
+def test_every_malformed_line_error_names_the_line_and_a_fix(tmp_path: Path, line: str, fix: str) -> None:
+    inp, out = tmp_path / "c.jsonl", tmp_path / "scores.jsonl"
+    inp.write_text(json.dumps({"completion": GOOD, "reference": {"diagnosis": "Propionic acidemia"}}) + "\n"
+                   + line + "\n")
+    error = assert_one_line_error(_score(inp, out), f"{inp}:2: ", fix)
+    assert " — " in error  # what is wrong — how to fix it
+    assert not out.exists()
