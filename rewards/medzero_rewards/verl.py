@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from medzero_rewards.base import Scorer
-from medzero_rewards.registry import get_scorer
+from medzero_rewards.registry import ScorerConfigError, get_scorer, list_scorers
 from medzero_rewards.types import Score, Status
 
 __all__ = ["COMPONENT_KEYS", "compute_score", "compute_score_batch", "scorer_for"]
@@ -57,6 +57,9 @@ COMPONENT_KEYS = ("format", "accuracy", "language", "executable")
 # keyword arguments verl's reward managers add at call time that are not scorer settings
 _VERL_CALL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
+
+_VERL_FIX = ("-- in verl, set scorer settings with +reward.custom_reward_function.reward_kwargs.<setting>=<value> "
+             "or per row in extra_info['scorer_config']")
 
 _BUILD_LOCK = threading.Lock()  # verl's reward loop calls compute_score from several threads at once
 
@@ -81,9 +84,22 @@ def scorer_for(data_source: str, extra_info: Mapping[str, Any] | None = None, **
     config: dict[str, Any] = {}
     raw = (extra_info or {}).get("scorer_config") if isinstance(extra_info, Mapping) else None
     if raw:
-        config.update(json.loads(raw) if isinstance(raw, str) else dict(raw))
+        try:
+            raw = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError as exc:
+            raise ScorerConfigError(f"extra_info['scorer_config'] is not valid JSON ({exc}) {_VERL_FIX}") from None
+        if not isinstance(raw, Mapping):
+            raise ScorerConfigError(f"extra_info['scorer_config'] must be a JSON object, got {type(raw).__name__} "
+                                    f"{_VERL_FIX}")
+        config.update(raw)
     config.update({k: v for k, v in reward_kwargs.items() if k not in _VERL_CALL_KWARGS})
-    return _scorer(str(data_source), json.dumps(config, sort_keys=True, default=str))
+    if str(data_source) not in list_scorers():
+        raise ScorerConfigError(f"data_source {data_source!r} is not a medzero_rewards scorer (fix: set each row's "
+                                f"data_source to one of {', '.join(list_scorers())}, or register_scorer() yours)")
+    try:
+        return _scorer(str(data_source), json.dumps(config, sort_keys=True, default=str))
+    except ScorerConfigError as exc:  # the fix get_scorer names is not where a verl user sets it
+        raise ScorerConfigError(f"{exc} {_VERL_FIX}", exc.problems) from None
 
 
 def _reference(ground_truth: Any) -> Mapping[str, Any] | str:
