@@ -26,8 +26,9 @@ RAREARENA_REPO = "THUMedInfo/RareArena"
 RAREARENA_SETTINGS = ("RDC", "RDS")
 RAREARENA_HELP = (
     f"Pass the path of RDC.json / RDS.json (JSON Lines; from https://huggingface.co/datasets/{RAREARENA_REPO}): "
-    "lm-eval --metadata '{\"data_path\": \"/path/RDC.json\"}' (rarearena_rdc_path / rarearena_rds_path in "
-    "a group), or set MEDZERO_RAREARENA_RDC / MEDZERO_RAREARENA_RDS."
+    "set MEDZERO_RAREARENA_RDC / MEDZERO_RAREARENA_RDS (every tool reads them); or, for lm_eval and "
+    "medzero-eval run, --metadata '{\"data_path\": \"/path/RDC.json\"}' (rarearena_rdc_path / "
+    "rarearena_rds_path in a group); for medzero-train, the rarearena entry's path: in the config's train_data."
 )
 
 

@@ -96,3 +96,16 @@ def test_overlong_prompts_are_dropped_and_counted():
     assert dropped == sum(n > cut for n in lengths) and len(kept) == 5 - dropped
     assert all(n <= cut for n in data.prompt_lengths(kept, _CharTokenizer()))
     assert data.drop_overlong(ds, _CharTokenizer(), None) == (ds, 0)
+
+
+def test_missing_rarearena_file_names_the_ways_to_pass_it_for_training(tmp_path):
+    """The not-found line raised inside medzero-train names the config key and the variables, not only lm-eval's
+    --metadata (the same message serves lm_eval, medzero-eval run and medzero-train)."""
+    missing = tmp_path / "RDC.json"
+    with pytest.raises(records.DataNotFoundError) as exc:
+        data.source_rows(RareArenaSource(source="rarearena", path=str(missing), setting="rdc"))
+    line = str(exc.value)
+    assert "\n" not in line and str(missing) in line
+    assert "medzero-train" in line and "train_data" in line and "path:" in line
+    assert "MEDZERO_RAREARENA_RDC" in line and "--metadata" in line and "medzero-eval run" in line
+    assert "lm-eval --metadata" not in line  # not worded as if lm-eval were the only way
