@@ -33,7 +33,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
-from medzero_rewards.normalize import NameKey, analyze_name
+from medzero_rewards.normalize import MAX_CACHED_NAME, NameKey, analyze_name
 from medzero_rewards.types import Tier
 
 __all__ = ["DEFAULT_HI", "DEFAULT_LO", "GUARD_WORDS", "NameMatch", "compare_keys", "compare_names"]
@@ -96,8 +96,12 @@ class NameMatch:
     reason: str
 
 
-@lru_cache(maxsize=1 << 16)
 def _guards(key: NameKey) -> dict[str, frozenset[str]]:
+    """Guard tokens by class (cached for short names only, so long answers do not pile up)."""
+    return _guards_cached(key) if len(key.text) <= MAX_CACHED_NAME else _guard_classes(key)
+
+
+def _guard_classes(key: NameKey) -> dict[str, frozenset[str]]:
     out: dict[str, set[str]] = {}
     for t in key.tokens:
         if any(c.isdigit() for c in t):
@@ -110,6 +114,9 @@ def _guards(key: NameKey) -> dict[str, frozenset[str]]:
                 continue
         out.setdefault(cls, set()).add(t)
     return {c: frozenset(v) for c, v in out.items()}
+
+
+_guards_cached = lru_cache(maxsize=1 << 15)(_guard_classes)
 
 
 def _prefix(tok: str) -> str:

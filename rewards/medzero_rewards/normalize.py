@@ -41,7 +41,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["BRITISH_TO_AMERICAN", "NameKey", "analyze_name", "normalize_name", "roman_to_int"]
+__all__ = ["BRITISH_TO_AMERICAN", "MAX_CACHED_NAME", "NameKey", "analyze_name", "normalize_name", "roman_to_int"]
 
 # ------------------------------------------------------------------------------------------------
 # British -> American spelling. Substring rules apply anywhere inside a word; "\b"-anchored rules
@@ -261,9 +261,14 @@ class NameKey:
     core: str = ""
 
 
-@lru_cache(maxsize=1 << 16)
+MAX_CACHED_NAME = 200
+"""Names up to this many characters are cached (every Orphanet name is); longer strings (answers that
+are not a bare name) are normalised each time, so the cache stays small (at most 2**15 short names)."""
+
+
 def analyze_name(name: str) -> NameKey:
-    """Normalise ``name`` and keep what the matcher needs (cached).
+    """Normalise ``name`` and keep what the matcher needs (cached for names up to
+    :data:`MAX_CACHED_NAME` characters).
 
     Non-string input is treated as ``""``.
 
@@ -271,6 +276,12 @@ def analyze_name(name: str) -> NameKey:
     >>> k.text, sorted(k.capitals)
     ('pten hamartoma tumor syndrome', ['pten'])
     """
+    if isinstance(name, str) and len(name) > MAX_CACHED_NAME:
+        return _analyze(name)
+    return _analyze_cached(name)
+
+
+def _analyze(name: str) -> NameKey:
     if not isinstance(name, str):
         name = ""
     s = _drop_abbreviations((name if name.isascii() and "`" not in name else _fold(name)).strip())
@@ -303,6 +314,11 @@ def analyze_name(name: str) -> NameKey:
             if not (t == "type" and i + 1 < len(tokens) and _is_code(tokens[i + 1]))
         )  # fmt: skip
     return NameKey(text=text, tokens=tuple(tokens), compact=compact, capitals=capitals, core=core)
+
+
+_analyze_cached = lru_cache(maxsize=1 << 15)(_analyze)
+analyze_name.cache_clear = _analyze_cached.cache_clear  # type: ignore[attr-defined]
+analyze_name.cache_info = _analyze_cached.cache_info  # type: ignore[attr-defined]
 
 
 def _is_code(token: str) -> bool:

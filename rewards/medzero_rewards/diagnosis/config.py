@@ -49,6 +49,13 @@ class DiagnosisConfig(BaseModel):
     judge_mode: Literal["never", "fallback", "always"] | None = None
     judge_misses: bool = False
     max_unjudged_share: float = Field(0.05, ge=0, le=1)
+    max_completion_chars: int = Field(
+        100_000, ge=1, description="longer completions are not parsed: status format_error, reward 0"
+    )
+    max_answer_chars: int = Field(
+        4_000, ge=1, description="longer answers are not read as a diagnosis: status format_error, no accuracy"
+    )
+    cache_mb: float = Field(64.0, gt=0, description="memory budget of the scorer's caches (MB, estimated)")
 
     @field_validator("weights")
     @classmethod

@@ -16,16 +16,15 @@ from medzero_rewards.normalize import NameKey, analyze_name
 from medzero_rewards.parsing import parse_ranked_list
 from medzero_rewards.types import Status, Tier
 
+from .cache import ByteBoundedCache
 from .gold import GoldSet
-from .phrasing import Reading, anchored, names_alternative, read_answer, read_item
+from .phrasing import Reading, anchored, list_alternatives, names_alternative, read_answer, read_item
 
 __all__ = ["CORRECT_TIERS", "Decider", "Decision"]
 
 CORRECT_TIERS = (Tier.exact, Tier.synonym)
 """Tiers that earn the accuracy component."""
 
-_MAX_DECISIONS = 200_000
-_MAX_SPLITS = 100_000
 # reasons of a "none" that is known: a near-name sibling (guard tokens) or another Orphanet entity
 _KNOWN_DIFFERENT = ("guard conflict", "answer is another Orphanet")
 
@@ -64,13 +63,14 @@ class Decider:
         fuzzy_hi: float = DEFAULT_HI,
         fuzzy_lo: float = DEFAULT_LO,
         k: int = 5,
+        cache_bytes: int = 48 << 20,
     ) -> None:
         self.hierarchy = hierarchy
         self.hi, self.lo, self.k = fuzzy_hi, fuzzy_lo, k
-        self.decisions: dict[tuple[str, int, bool], Decision] = {}
-        self._ranked: dict[str, list[str]] = {}
-        self._readings: dict[str, Reading] = {}
-        self._items: dict[str, tuple[str, ...]] = {}
+        self.decisions: ByteBoundedCache[tuple[str, int, bool], Decision] = ByteBoundedCache(cache_bytes // 2)
+        self._ranked: ByteBoundedCache[str, list[str]] = ByteBoundedCache(cache_bytes // 6)
+        self._readings: ByteBoundedCache[str, Reading] = ByteBoundedCache(cache_bytes // 6)
+        self._items: ByteBoundedCache[str, tuple[str, ...]] = ByteBoundedCache(cache_bytes // 6)
         self._known_golds: dict[int, bool] = {}
         self.known = self._known if hierarchy is not None else None
 
@@ -80,9 +80,7 @@ class Decider:
         d = self.decisions.get(cache_key)
         if d is None:
             d = self.decide(answer, gold, check_hacking)
-            if len(self.decisions) > _MAX_DECISIONS:
-                self.decisions.clear()
-            self.decisions[cache_key] = d
+            self.decisions.put(cache_key, d, 2 * len(answer))
         return d
 
     def ranked(self, answer: str) -> list[str]:
@@ -90,9 +88,9 @@ class Decider:
         items = self._ranked.get(answer)
         if items is None:
             items = parse_ranked_list(answer, self.k)
-            if len(self._ranked) > _MAX_SPLITS:
-                self._ranked.clear()
-            self._ranked[answer] = items
+            if len(items) == 1:  # "Top differential diagnoses: A, B, C" on one line
+                items = list_alternatives(items[0], known=self.known)[: self.k]
+            self._ranked.put(answer, items, 3 * len(answer))
         return items
 
     def against(self, akey: NameKey, gold: GoldSet) -> tuple[Decision | None, Decision]:
@@ -231,16 +229,12 @@ class Decider:
         r = self._readings.get(answer)
         if r is None:
             r = read_answer(answer, known=self.known)
-            if len(self._readings) > _MAX_SPLITS:
-                self._readings.clear()
-            self._readings[answer] = r
+            self._readings.put(answer, r, 4 * len(answer))
         return r
 
     def _item_spans(self, item: str) -> tuple[str, ...]:
         spans = self._items.get(item)
         if spans is None:
             spans = read_item(item, known=self.known)
-            if len(self._items) > _MAX_SPLITS:
-                self._items.clear()
-            self._items[item] = spans
+            self._items.put(item, spans, 4 * len(item))
         return spans

@@ -47,6 +47,8 @@ def fast_rows(
     decider, language, gold_for = s.decider, s.language, s.golds.for_record
     match, decisions = decider.match, decider.decisions
     no_penalty = -w_language * 0.0 if w_language else 0.0  # what components() gives a penalty of 0
+    max_completion, max_answer = s.config.max_completion_chars, s.config.max_answer_chars
+    no_format = w_format * 0.0
     rows: list[Row | None] = []
     append = rows.append
     last_ref: Any = _NO_REFERENCE
@@ -59,6 +61,10 @@ def fast_rows(
         golds.append(gold)
         if text.__class__ is not str or gold.__class__ is str:
             append(None)
+            continue
+        if len(text) > max_completion:  # not parsed (item.completion_too_long)
+            append((no_format + 0.0 + no_penalty, False, None, Tier.none, Status.format_error,
+                    (no_format, 0.0, no_penalty)))  # fmt: skip
             continue
         plain = latin and text.isascii()
         spans = strict_spans(text, think_prefilled=prefill)
@@ -81,8 +87,8 @@ def fast_rows(
             continue
         fmt = w_format * credit
         lang = (-w_language * penalty if w_language else 0.0) if penalty else no_penalty
-        if not answer:
-            status = Status.empty if answer is not None else Status.format_error
+        if not answer or len(answer) > max_answer:  # none, empty, or not read (item.answer_too_long)
+            status = Status.empty if answer is not None and not answer else Status.format_error
             append((fmt + 0.0 + lang, False, answer, Tier.none, status, (fmt, 0.0, lang)))
             continue
         d = decisions.get((answer, gold.uid, True)) or match(answer, gold, check_hacking=True)  # type: ignore[union-attr]

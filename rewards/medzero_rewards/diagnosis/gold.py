@@ -16,9 +16,10 @@ from medzero_rewards.normalize import NameKey, analyze_name
 from medzero_rewards.parsing import split_candidates
 from medzero_rewards.synonyms import SynonymTable
 
+from .cache import ByteBoundedCache
+
 __all__ = ["GoldIndex", "GoldSet", "names_from_record"]
 
-_MAX_CACHED = 50_000  # distinct records kept (each a few hundred bytes of short names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,14 @@ class GoldIndex:
         synonym_table: SynonymTable | None = None,
         *,
         max_parent_disease_count: int = 10,
+        cache_bytes: int = 16 << 20,
     ) -> None:
         self.hierarchy = hierarchy
         self.synonym_table = synonym_table
         self.max_parent_disease_count = max_parent_disease_count
         self._next_uid = 0
-        self._by_names: dict[tuple[tuple[str, ...], str | None], GoldSet] = {}
-        self._by_record: dict[tuple[Any, ...], GoldSet] = {}
+        self._by_names: ByteBoundedCache[tuple[tuple[str, ...], str | None], GoldSet] = ByteBoundedCache(cache_bytes // 2)
+        self._by_record: ByteBoundedCache[tuple[Any, ...], GoldSet] = ByteBoundedCache(cache_bytes // 2)
 
     def gold(self, names: tuple[str, ...], orpha_id: str | None) -> GoldSet:
         """The gold set of these names (and Orphanet id), built once."""
@@ -114,9 +116,7 @@ class GoldIndex:
             splittable=any(len(split_candidates(n)) > 1 for n in uniq.values()),
             orpha_id=orpha_id,
         )
-        if len(self._by_names) > _MAX_CACHED:
-            self._by_names.clear()
-        self._by_names[cache_key] = g
+        self._by_names.put(cache_key, g, _size(names) * 4)
         return g
 
     def for_record(self, reference: Any) -> GoldSet | str:
@@ -135,7 +135,14 @@ class GoldIndex:
                 return parsed
             g = self.gold(*parsed)
             if key is not None:
-                if len(self._by_record) > _MAX_CACHED:
-                    self._by_record.clear()
-                self._by_record[key] = g
+                self._by_record.put(key, g, _size(key))
         return g
+
+
+def _size(values: Any) -> int:
+    """Characters in the strings of a (nested) tuple: the estimated size of a cache key."""
+    if isinstance(values, str):
+        return len(values)
+    if isinstance(values, tuple):
+        return sum(_size(v) for v in values)
+    return 8

@@ -82,6 +82,8 @@ class Item:
 def prepare(s: DiagnosisScorer, completion: Any, reference: Any, gold: GoldSet | str | None = None) -> Item:
     """Parse, check the language and decide one item (``gold``: the reference's gold set, if known)."""
     cfg = s.config
+    if isinstance(completion, str) and len(completion) > cfg.max_completion_chars:
+        return _too_long(s, completion, reference, gold)
     p = parse_completion(completion, think_prefilled=cfg.think_prefilled)
     if s.zero:
         answer = seed_answer(p.text) if p.text else None
@@ -117,6 +119,10 @@ def prepare(s: DiagnosisScorer, completion: Any, reference: Any, gold: GoldSet |
     if not answer:
         item.status, item.reason = Status.empty, "empty answer"
         return item
+    if len(answer) > cfg.max_answer_chars:
+        item.status = Status.format_error
+        item.reason = answer_too_long(len(answer), cfg.max_answer_chars)
+        return item
 
     decider = s.decider
     if s.ranked_mode:
@@ -134,6 +140,30 @@ def prepare(s: DiagnosisScorer, completion: Any, reference: Any, gold: GoldSet |
         hit = next((i for i, d in enumerate(item.decisions) if d.tier in CORRECT_TIERS), None)
         if hit is not None and hit > 0:
             item.reason = f"top-1 missed ({first.reason}); rank {hit + 1} matches {item.decisions[hit].matched!r}"
+    return item
+
+
+def answer_too_long(n: int, cap: int) -> str:
+    """The reason given to an answer longer than ``max_answer_chars``."""
+    return f"answer of {n} characters exceeds max_answer_chars={cap}: not read as a diagnosis"
+
+
+def completion_too_long(n: int, cap: int) -> str:
+    """The reason given to a completion longer than ``max_completion_chars``."""
+    return f"completion of {n} characters exceeds max_completion_chars={cap}: not parsed, reward 0"
+
+
+def _too_long(s: DiagnosisScorer, completion: str, reference: Any, gold: GoldSet | str | None) -> Item:
+    """A completion over ``max_completion_chars``: not parsed; ``format_error`` with no credit at all."""
+    p = parse_completion(None)
+    p.n_chars = len(completion)
+    p.format_reason = completion_too_long(len(completion), s.config.max_completion_chars)
+    item = Item(None, None, [], [], Status.format_error, p.format_reason, Tier.none, p, [], 0.0, 0.0)
+    gold_or_why = s.golds.for_record(reference) if gold is None else gold
+    if isinstance(gold_or_why, str):
+        item.status, item.reason = Status.error, gold_or_why
+    else:
+        item.gold = gold_or_why
     return item
 
 

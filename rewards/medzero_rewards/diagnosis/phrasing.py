@@ -44,10 +44,11 @@ from dataclasses import dataclass
 
 from medzero_rewards.matching import GUARD_WORDS
 from medzero_rewards.normalize import normalize_name
-from medzero_rewards.parsing import clean_item, is_negated, split_candidates
+from medzero_rewards.parsing import clean_item, is_negated, split_candidates, table_items
 
 __all__ = [
     "Reading",
+    "list_alternatives",
     "names_alternative",
     "after_cue",
     "cut_contrast",
@@ -57,6 +58,7 @@ __all__ = [
     "read_answer",
     "read_item",
     "segments",
+    "MAX_SEGMENTS",
     "strip_frames",
 ]
 
@@ -88,10 +90,6 @@ _TRAIL = (
     r"overall|fits?|considered|differential|suspected"
 )
 _LEAD_RE = re.compile(rf"^(?:(?:{_FRAME})(?:\s+|\s*[:,]\s*))+(?=\w)", re.IGNORECASE)
-_TRAIL_RE = re.compile(
-    rf"(?:(?:\s*[,;:(\[–—-]\s*|\s+)(?:{_TRAIL})(?![\w-]))+[\s.,;:!?)\]]*$|[\s.,;:!?]+$",
-    re.IGNORECASE,
-)
 # Cues after which the diagnosis follows: "the diagnosis is X", "consistent with X", "points to X".
 _CUE_RE = re.compile(
     r"""\b(?:
@@ -300,8 +298,36 @@ def strip_frames(text: str) -> str:
     while prev != s:
         prev = s
         s = _LEAD_RE.sub("", s, count=1)
-        s = _TRAIL_RE.sub("", s, count=1).strip()
+        s = _strip_trailing_frames(s)
     return s
+
+
+def _strip_trailing_frames(s: str) -> str:
+    """``s`` without its trailing run of frame words ("X, most likely", "X is the most likely
+    diagnosis.", "X (suspected)") and trailing punctuation, word by word from the end (a regex anchored
+    at the end would retry from every start position: quadratic on long runs)."""
+    base = s.rstrip(_CLOSING)
+    rest, stripped = base, False
+    while rest:
+        window = rest[-80:]
+        tokens = _LAST_TOKEN_RE.findall(window)
+        if not tokens or not window.endswith(tokens[-1]):
+            break
+        tok = tokens[-1]
+        before = rest[: len(rest) - len(tok)]
+        if "-" in tok or _TRAIL_WORD_RE.fullmatch(tok) is None or not before or not (
+                before[-1].isspace() or before[-1] in _SEPARATORS):  # fmt: skip
+            break
+        rest, stripped = before.rstrip().rstrip(_SEPARATORS).rstrip(), True
+    if stripped:
+        return rest.strip()
+    return s.rstrip(" \t\n.,;:!?").strip()
+
+
+_CLOSING = " \t\n.,;:!?)]"
+_SEPARATORS = ",;:([–—-"
+_LAST_TOKEN_RE = re.compile(r"[\w'’-]+")
+_TRAIL_WORD_RE = re.compile(rf"(?:{_TRAIL})", re.IGNORECASE)
 
 
 def after_cue(text: str) -> str | None:
@@ -404,7 +430,12 @@ def cut_explanation(text: str, known: Known | None = None) -> tuple[list[str], l
     return heads, alternatives
 
 
-def segments(answer: str) -> list[tuple[str, bool]]:
+MAX_SEGMENTS = 64
+"""Segments read per answer. Later ones are not read: only the primary statement can earn credit, so
+candidates listed further down gain nothing (and the reading stays bounded on hostile answers)."""
+
+
+def segments(answer: str, limit: int = MAX_SEGMENTS) -> list[tuple[str, bool]]:
     """The answer as (segment, is_list_item): lines, then ``;`` parts, then sentences. A name-like
     part after a ``;`` counts as a list item ("X; Y").
 
@@ -413,14 +444,16 @@ def segments(answer: str) -> list[tuple[str, bool]]:
     """
     out: list[tuple[str, bool]] = []
     for line in answer.splitlines():
+        if len(out) >= limit:
+            break
         if not line.strip():
             continue
         marker = _MARKER_RE.match(line)
         item = marker is not None
         body = line[marker.end() :] if marker else line
         for j, part in enumerate(_SEMI_RE.split(body)):
-            for sent in _SENTENCE_END_RE.split(part):
-                if sent.strip():
+            for sent in _SENTENCE_END_RE.split(" ".join(part.split())):  # single spaces: no long \s runs
+                if sent.strip() and len(out) < limit:
                     out.append((sent.strip(), item or (j > 0 and _name_like(sent))))
                     item = False
             item = False
@@ -526,12 +559,17 @@ def _list_alternatives(text: str, keep: Collection[str], known: Known | None) ->
     if len(parts) < 2 or any(
         not p or is_qualifier(p, symbols=False) or not _name_like(p)
         or (i > 0 and _SUBTYPE_TAIL_RE.search(p) and len(p.split()) <= 3 and not strong
-            and not looks_like_disease(_SUBTYPE_TAIL_RE.sub("", p)))
+            and not looks_like_disease(_SUBTYPE_TAIL_RE.sub("", p)) and not (len(parts) >= 3 and _has_code(p)))
         for i, p in enumerate(parts)
     ):
         return [text]
     named = sum(looks_like_disease(p) or _has_symbol(p) or (known is not None and known(p)) for p in parts)
     return parts if named == len(parts) or (len(parts) >= 3 and named >= 1) else [text]
+
+
+def _has_code(text: str) -> bool:
+    """A type code after "type" ("Brachydactyly type B2"): a name of its own in a list of three or more."""
+    return re.search(r"\btype\s+[\w.-]{1,6}\s*$", text, re.IGNORECASE) is not None
 
 
 def _has_symbol(text: str) -> bool:
@@ -580,6 +618,10 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
     >>> read_answer("Fabry disease was ruled out").negated
     True
     """
+    table = table_items(answer)
+    if table:  # a markdown table: its rows are the candidates
+        spans, _alts, _listed = _spans_of(table[0], known)
+        return Reading(spans=tuple(spans), others=tuple(_head_name(t, known) for t in table[1:]), statement=table[0])
     segs = segments(answer)
     if not segs:
         return Reading(spans=())
@@ -721,3 +763,16 @@ def names_alternative(answer: str) -> bool:
     (True, False)
     """
     return _PAREN_ALT_RE.search(answer) is not None
+
+
+def list_alternatives(text: str, *, keep: Collection[str] = frozenset(), known: Known | None = None) -> list[str]:
+    """The diseases one phrase lists: "X or Y", "X vs Y", "X and/or Y", "X, Y and Z" (parts that each
+    read as a name; a qualifier such as ", autosomal recessive" or ", Seemanova type" is part of the
+    name). ``[text]`` when it names one.
+
+    >>> list_alternatives("Fabry disease, Gaucher disease and Pompe disease")
+    ['Fabry disease', 'Gaucher disease', 'Pompe disease']
+    >>> list_alternatives("Microcephaly-microcornea syndrome, Seemanova type")
+    ['Microcephaly-microcornea syndrome, Seemanova type']
+    """
+    return _list_alternatives(text, keep, known)

@@ -51,9 +51,11 @@ class DiagnosisScorer(Scorer):
         )
         self.synonym_table: SynonymTable | None = build_synonym_table(config.synonyms)
         self.judge: SynonymJudge | None = build_judge(config.judge)
-        self.golds = GoldIndex(self.hierarchy, self.synonym_table,
+        budget = int(config.cache_mb * (1 << 20))
+        self.golds = GoldIndex(self.hierarchy, self.synonym_table, cache_bytes=budget // 4,
                                max_parent_disease_count=config.max_parent_disease_count)  # fmt: skip
-        self.decider = Decider(self.hierarchy, fuzzy_hi=config.fuzzy_hi, fuzzy_lo=config.fuzzy_lo, k=config.k)
+        self.decider = Decider(self.hierarchy, fuzzy_hi=config.fuzzy_hi, fuzzy_lo=config.fuzzy_lo, k=config.k,
+                               cache_bytes=budget - budget // 4)  # fmt: skip
         self.cascade = JudgeCascade(self.judge, mode=config.judge_mode, judge_misses=config.judge_misses,
                                     ranked=config.answer_format == "ranked")  # fmt: skip
         self.language = LanguageCheck(config.expected_script, share=config.language_penalty == "share")
