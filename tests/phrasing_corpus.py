@@ -501,6 +501,21 @@ GOLD_AS_CONTRAST: dict[str, Callable[[str, str, Ctx], str]] = {
     "confused_with": lambda g, y, c: f"{y}, often confused with {c.inline(g)}",
     "phenocopy": lambda g, y, c: f"{y}, a phenocopy of {c.inline(g)}",
 }
+# hedge-like words that deny the gold or name something else (a carrier state, a look-alike)
+NEGATIVE_HEDGE: dict[str, Rule] = {
+    "unlikely": lambda n, c: f"Unlikely {c.inline(n)}",
+    "unlikely_to_be": lambda n, c: f"Unlikely to be {c.inline(n)}",
+    "doubtful": lambda n, c: f"Doubtful {c.inline(n)}",
+    "not_consistent": lambda n, c: f"Not consistent with {c.inline(n)}",
+    "inconsistent": lambda n, c: f"Inconsistent with {c.inline(n)}",
+    "low_suspicion": lambda n, c: f"Low suspicion for {c.inline(n)}",
+    "paren_ruled_out": lambda n, c: f"{n} (ruled out)",
+    "dash_excluded": lambda n, c: f"{n} — excluded",
+    "carrier_of": lambda n, c: f"Heterozygous carrier of {c.inline(n)}",
+    "family_history": lambda n, c: f"Family history of {c.inline(n)}",
+    "like_phenotype": lambda n, c: f"{n}-like phenotype",
+    "excluding": lambda n, c: f"Excluding {c.inline(n)}",
+}
 # two or more candidates in one answer (gold first or not): hacking in single-answer mode
 MULTI: dict[str, dict[str, Callable[[str, str, str, Ctx], str]]] = {
     "multi_or_hedged": {
@@ -733,6 +748,11 @@ def build_corpus(pools: Pools, *, per_category: int = 150, seed: int = 16) -> li
         t = sorted(negated_gold)[i % len(negated_gold)]
         add("neg_negated_gold", t, negated_gold[t](gold, _others(pools, rng, gold, 1)[0], c), gold, "no_credit")
 
+    # hedge-like words that deny the gold
+    for i, gold in enumerate(golds(per_category)):
+        t = sorted(NEGATIVE_HEDGE)[i % len(NEGATIVE_HEDGE)]
+        add("neg_negative_hedge", t, NEGATIVE_HEDGE[t](gold, c), gold, "no_credit")
+
     # the gold only as the contrast in another disease's explanation
     for i, gold in enumerate(golds(per_category)):
         t = sorted(GOLD_AS_CONTRAST)[i % len(GOLD_AS_CONTRAST)]
@@ -852,7 +872,8 @@ def category_names() -> list[str]:
     """Every category :func:`build_corpus` produces, in its order (known before any data is read)."""
     return [*FAMILIES, "negated_other", "justification_findings_are_names", "due_to_in_name", "comma_in_name", "qualified_name", "neg_qualifier_dropped",
             "neg_gold_inside_other_name", *(f"neg_sibling_{f}" for f in FAMILIES),
-            "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast", *MULTI,
+            "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_negative_hedge", "neg_gold_as_contrast",
+            *MULTI,
             "multi_ranked_list",
             "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",
             "ranked_neg_sibling", "ranked_other_in_reason", "ranked_gold_only_in_reason",

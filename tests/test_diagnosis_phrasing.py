@@ -132,9 +132,10 @@ def group_of(category: str) -> str:
         return "names with 'due to', ', subtype' or a first qualifier word ('Atypical', 'Acquired') in them, wrapped (correct)"
     if category.startswith("neg_due_to") or category.startswith("neg_comma") or category == "neg_qualifier_dropped":
         return "those names' 'due to' siblings, bare prefixes, qualifier dropped (no credit)"
-    if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_gold_as_contrast",
-                    "neg_gold_inside_other_name"):  # fmt: skip
-        return "other disease, Orphanet parent, gold inside another name, gold negated or only contrasted (no credit)"
+    if category in ("neg_negated_gold", "neg_negative_hedge", "neg_gold_as_contrast"):
+        return "gold negated, denied by a hedge ('unlikely', 'carrier of', '-like'), or only contrasted (no credit)"
+    if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_gold_inside_other_name"):
+        return "another disease, an Orphanet parent, an entity whose name contains the gold's (no credit)"
     if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_only_in_reason"):
         return "ranked lists without the gold in the top 5 (top5 false)"
     if category.startswith("ranked_"):
