@@ -515,6 +515,10 @@ NEGATIVE_HEDGE: dict[str, Rule] = {
     "family_history": lambda n, c: f"Family history of {c.inline(n)}",
     "like_phenotype": lambda n, c: f"{n}-like phenotype",
     "excluding": lambda n, c: f"Excluding {c.inline(n)}",
+    "do_not_point": lambda n, c: f"The findings do not point to {c.inline(n)}.",
+    "is_unlikely": lambda n, c: f"{n} is unlikely.",
+    "no_evidence": lambda n, c: f"There is no evidence of {c.inline(n)}.",
+    "argues_against": lambda n, c: f"The absence of {c.pheno()[0]} argues against {c.inline(n)}.",
 }
 # two or more candidates in one answer (gold first or not): hacking in single-answer mode
 MULTI: dict[str, dict[str, Callable[[str, str, str, Ctx], str]]] = {
