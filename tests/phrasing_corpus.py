@@ -491,6 +491,7 @@ NEGATED_OTHER: dict[str, Callable[[str, str, Ctx], str]] = {
     "not_but": lambda g, y, c: f"Not {c.inline(y)} but {c.inline(g)}",
     "paren_not": lambda g, y, c: f"{g} (not {c.inline(y)})",
     "other_excluded": lambda g, y, c: f"{y} excluded. {g}.",
+    "misdiagnosed_as_other": lambda g, y, c: f"Initially misdiagnosed as {c.inline(y)}; the final diagnosis is {c.inline(g)}.",
 }
 # the gold mentioned only to be set against another disease: the answer is the other disease
 GOLD_AS_CONTRAST: dict[str, Callable[[str, str, Ctx], str]] = {
@@ -852,6 +853,17 @@ def build_corpus(pools: Pools, *, per_category: int = 150, seed: int = 16) -> li
         fmt = contrast[i % len(contrast)]
         text = "\n".join(f"{j}. {fmt(n, mentions[j - 1], c)}" for j, n in enumerate(items, 1))
         add("ranked_gold_only_in_reason", f"reason_of_item{i % 5 + 1}", text, gold, "not_top5", "ranked")
+    # the gold listed but marked as ruled out: not a candidate
+    ruled = [lambda n: f"{n} (ruled out)", lambda n: f"{n} — excluded by the normal enzyme activity",
+             lambda n: f"~~{n}~~ (excluded)"]  # fmt: skip
+    for i, gold in enumerate(golds(per_category)):
+        s = ("ranked_plain", "ranked_dash", "ranked_em_dash")[i % 3]
+        items = _others(pools, rng, gold, 4)
+        at = i % 5
+        items.insert(at, gold)
+        lines = RANKED[s](items, c).split("\n")
+        lines[at] = f"{at + 1}. {ruled[i % len(ruled)](gold)}"
+        add("ranked_gold_ruled_out", f"{s}/item{at + 1}", "\n".join(lines), gold, "not_top5", "ranked")
     # the gold after the first five items of a longer list: not top-5
     for i, gold in enumerate(golds(per_category)):
         s = styles[i % len(styles)]
@@ -874,14 +886,14 @@ def build_corpus(pools: Pools, *, per_category: int = 150, seed: int = 16) -> li
 
 def category_names() -> list[str]:
     """Every category :func:`build_corpus` produces, in its order (known before any data is read)."""
-    return [*FAMILIES, "negated_other", "justification_findings_are_names", "due_to_in_name", "comma_in_name", "qualified_name", "neg_qualifier_dropped",
-            "neg_gold_inside_other_name", *(f"neg_sibling_{f}" for f in FAMILIES),
-            "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_negative_hedge", "neg_gold_as_contrast",
-            *MULTI,
-            "multi_ranked_list",
-            "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only", *RANKED, "ranked_hedge_on_item", "ranked_neg_other",
-            "ranked_neg_sibling", "ranked_other_in_reason", "ranked_gold_only_in_reason",
-            "ranked_gold_beyond_top5", "ranked_gold_and_sibling"]  # fmt: skip
+    return [
+        *FAMILIES, "negated_other", "justification_findings_are_names", "due_to_in_name", "comma_in_name",
+        "qualified_name", "neg_qualifier_dropped", "neg_gold_inside_other_name", *(f"neg_sibling_{f}" for f in FAMILIES),
+        "neg_other_disease", "neg_hypernym_wrapped", "neg_negated_gold", "neg_negative_hedge", "neg_gold_as_contrast",
+        *MULTI, "multi_ranked_list", "neg_due_to_sibling", "neg_due_to_prefix_only", "neg_comma_prefix_only",
+        *RANKED, "ranked_hedge_on_item", "ranked_neg_other", "ranked_neg_sibling", "ranked_other_in_reason",
+        "ranked_gold_only_in_reason", "ranked_gold_ruled_out", "ranked_gold_beyond_top5", "ranked_gold_and_sibling",
+    ]  # fmt: skip
 
 
 def load_corpus(data_root: Path | None = None, *, per_category: int = 150, seed: int = 16) -> list[Case]:

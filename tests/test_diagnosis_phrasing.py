@@ -136,7 +136,8 @@ def group_of(category: str) -> str:
         return "gold negated, denied by a hedge ('unlikely', 'carrier of', '-like'), or only contrasted (no credit)"
     if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_gold_inside_other_name"):
         return "another disease, an Orphanet parent, an entity whose name contains the gold's (no credit)"
-    if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_only_in_reason"):
+    if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_only_in_reason",
+                    "ranked_gold_ruled_out"):
         return "ranked lists without the gold in the top 5 (top5 false)"
     if category.startswith("ranked_"):
         return "ranked lists with reasons, gold at rank 1-5 (top1/top5 right)"
