@@ -212,7 +212,9 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
     # RareBench names that are not Orphanet entity names ("Scleroderma", "CREST syndrome") could be
     # synonyms of an Orphanet name drawn as "another disease": they are never drawn
     orpha = set(orpha_names)
-    clean = [n for n in names if n in orpha and usable(n) and "," not in n and keys[n] not in contained and len(keys[n]) >= 4]
+    clean = [
+        n for n in names if n in orpha and usable(n) and "," not in n and keys[n] not in contained and len(keys[n]) >= 4
+    ]
     plain = {n for n in clean if not _has_qualifier(n)}
 
     related: dict[str, set[str]] = defaultdict(set)
@@ -239,7 +241,9 @@ def build_pools(orphanet: Sequence[dict], rarebench_names: Sequence[str], phenot
         groups[n.split(" due to ", 1)[0]].append(n)
     due_to_groups = {p: ns for p, ns in sorted(groups.items()) if len(ns) >= 2}
 
-    comma_names = [n for n in names if n in orpha and usable(n) and n.count(",") == 1 and ", " in n and keys[n] not in contained]
+    comma_names = [
+        n for n in names if n in orpha and usable(n) and n.count(",") == 1 and ", " in n and keys[n] not in contained
+    ]
     cgroups: dict[str, list[str]] = defaultdict(list)
     for n in comma_names:
         cgroups[n.split(", ", 1)[0]].append(n)
@@ -371,13 +375,17 @@ SENTENCE: dict[str, Rule] = {
     "most_consistent": lambda n, c: f"The clinical picture is most consistent with {c.inline(n)}.",
     "patient_has": lambda n, c: f"The patient most likely has {c.inline(n)}.",
     "best_explained": lambda n, c: f"This presentation is best explained by {c.inline(n)}.",
-    "based_on": lambda n, c: f"Based on the clinical and laboratory findings, the most likely diagnosis is {c.inline(n)}.",
+    "based_on": lambda n, c: (
+        f"Based on the clinical and laboratory findings, the most likely diagnosis is {c.inline(n)}."
+    ),
     "i_believe": lambda n, c: f"I believe this is {c.inline(n)}.",
     "diagnosis_is": lambda n, c: f"The diagnosis is {c.inline(n)}.",
     "characteristic_of": lambda n, c: f"These features are characteristic of {c.inline(n)}.",
     "best_explains": lambda n, c: f"{n} best explains the findings.",
     "case_of": lambda n, c: f"This is most likely a case of {c.inline(n)}.",
-    "most_likely_given": lambda n, c: "The most likely diagnosis is {}, given the {} and {}.".format(c.inline(n), *c.pheno(2)),
+    "most_likely_given": lambda n, c: "The most likely diagnosis is {}, given the {} and {}.".format(
+        c.inline(n), *c.pheno(2)
+    ),
     "is_most_likely_given": lambda n, c: "{} is the most likely diagnosis given the {} and {}.".format(n, *c.pheno(2)),
     "my_diagnosis": lambda n, c: f"My diagnosis is {c.inline(n)}.",
     "i_suspect": lambda n, c: f"I suspect {c.inline(n)}.",
@@ -405,8 +413,12 @@ PARENTHETICAL: dict[str, Rule] = {
     "given": lambda n, c: "{} (given the {}, {} and {})".format(n, *c.pheno(3)),
     "see_above": lambda n, c: f"{n} (see reasoning above)",
     "this_fits": lambda n, c: f"{n} (this fits the {c.pheno()[0]})",
-    "aka_acronym": lambda n, c: "{} (also known as {})".format(n, "".join(w[0] for w in re.findall(r"[A-Za-z]+", n)).upper()),
-    "orpha_code": lambda n, c: f"{n} (ORPHA:{c.pools.orpha_ids[n]})" if n in c.pools.orpha_ids else f"{n} (see Orphanet)",
+    "aka_acronym": lambda n, c: "{} (also known as {})".format(
+        n, "".join(w[0] for w in re.findall(r"[A-Za-z]+", n)).upper()
+    ),
+    "orpha_code": lambda n, c: (
+        f"{n} (ORPHA:{c.pools.orpha_ids[n]})" if n in c.pools.orpha_ids else f"{n} (see Orphanet)"
+    ),
 }
 EXPLANATION: dict[str, Rule] = {
     "due_to": lambda n, c: f"{n} due to {c.cause()}",
@@ -436,13 +448,21 @@ MARKDOWN: dict[str, Rule] = {
 }
 JUSTIFICATION: dict[str, Rule] = {
     "blank_line": lambda n, c: "{}\n\nThis is supported by {} and {}.".format(n, *c.pheno(2)),
-    "justification_line": lambda n, c: "{}\nJustification: {}, {} and {} are typical of this condition.".format(n, *c.pheno(3)),
+    "justification_line": lambda n, c: "{}\nJustification: {}, {} and {} are typical of this condition.".format(
+        n, *c.pheno(3)
+    ),
     "same_line": lambda n, c: "{}. The combination of {} and {} is characteristic.".format(n, *c.pheno(2)),
-    "reasoning_paragraph": lambda n, c: "{}\n\nReasoning: the patient presents with {} and {}, which together fit this "
-                                        "diagnosis. Laboratory results are also consistent.".format(n, *c.pheno(2)),
-    "bold_key_findings": lambda n, c: "**{}**\n\nThe key findings ({}, {}) support this diagnosis.".format(n, *c.pheno(2)),
+    "reasoning_paragraph": lambda n, c: (
+        "{}\n\nReasoning: the patient presents with {} and {}, which together fit this "
+        "diagnosis. Laboratory results are also consistent.".format(n, *c.pheno(2))
+    ),
+    "bold_key_findings": lambda n, c: "**{}**\n\nThe key findings ({}, {}) support this diagnosis.".format(
+        n, *c.pheno(2)
+    ),
     "hedged_then_reason": lambda n, c: "Probable {}\nRationale: {} with {}.".format(c.inline(n), *c.pheno(2)),
-    "md_sections": lambda n, c: "**Diagnosis:** {}\n\n**Reasoning:** The {} and {} point to this condition.".format(n, *c.pheno(2)),
+    "md_sections": lambda n, c: "**Diagnosis:** {}\n\n**Reasoning:** The {} and {} point to this condition.".format(
+        n, *c.pheno(2)
+    ),
     "inline_because": lambda n, c: "{} because of the {} and {}.".format(n, *c.pheno(2)),
     "comma_given": lambda n, c: "{}, given the {} and {}.".format(n, *c.pheno(2)),
     "dash_supported": lambda n, c: "{} — supported by {} and {}".format(n, *c.pheno(2)),
@@ -481,7 +501,15 @@ FAMILIES: dict[str, dict[str, Rule]] = {
     "case_punct": CASE_PUNCT,
 }
 # wrappers around names whose "due to ..." or ", subtype" part belongs to the name
-NAME_PART_FAMILIES = ("hedge_before", "hedge_after", "sentence", "appositive", "markdown", "justification", "case_punct")
+NAME_PART_FAMILIES = (
+    "hedge_before",
+    "hedge_after",
+    "sentence",
+    "appositive",
+    "markdown",
+    "justification",
+    "case_punct",
+)
 # the gold named and another disease negated or contrasted: still one candidate, the gold
 NEGATED_OTHER: dict[str, Callable[[str, str, Ctx], str]] = {
     "not_other": lambda g, y, c: f"{g}, not {c.inline(y)}",
@@ -491,7 +519,9 @@ NEGATED_OTHER: dict[str, Callable[[str, str, Ctx], str]] = {
     "not_but": lambda g, y, c: f"Not {c.inline(y)} but {c.inline(g)}",
     "paren_not": lambda g, y, c: f"{g} (not {c.inline(y)})",
     "other_excluded": lambda g, y, c: f"{y} excluded. {g}.",
-    "misdiagnosed_as_other": lambda g, y, c: f"Initially misdiagnosed as {c.inline(y)}; the final diagnosis is {c.inline(g)}.",
+    "misdiagnosed_as_other": lambda g, y, c: (
+        f"Initially misdiagnosed as {c.inline(y)}; the final diagnosis is {c.inline(g)}."
+    ),
 }
 # the gold mentioned only to be set against another disease: the answer is the other disease
 GOLD_AS_CONTRAST: dict[str, Callable[[str, str, Ctx], str]] = {
@@ -567,10 +597,15 @@ MULTI: dict[str, dict[str, Callable[[str, str, str, Ctx], str]]] = {
     },
     "multi_in_justification": {
         "also_possible_paragraph": lambda g, y, z, c: f"{g}\n\n{y} is also possible.",
-        "remains_possibility": lambda g, y, z, c: "{}\n\nThis is supported by {} and {}, although {} remains a possibility.".format(
-            g, *c.pheno(2), c.inline(y)),
+        "remains_possibility": lambda g, y, z, c: (
+            "{}\n\nThis is supported by {} and {}, although {} remains a possibility.".format(
+                g, *c.pheno(2), c.inline(y)
+            )
+        ),
         "alternative_label": lambda g, y, z, c: f"**{g}**\n\nAlternative: {y}",
-        "differentials_include": lambda g, y, z, c: f"{g}\nDifferential diagnoses include {c.inline(y)} and {c.inline(z)}.",
+        "differentials_include": lambda g, y, z, c: (
+            f"{g}\nDifferential diagnoses include {c.inline(y)} and {c.inline(z)}."
+        ),
         "should_be_considered": lambda g, y, z, c: f"{g}. {y} should also be considered.",
         "hedged_pair": lambda g, y, z, c: f"{g} (most likely), {c.inline(y)} (less likely)",
     },
@@ -610,15 +645,21 @@ RANKED: dict[str, RankedStyle] = {
     "ranked_bold_number": _numbered(lambda i, n, c: f"**{i}. {n}** — {c.reason()}"),
     "ranked_rank_label": _numbered(lambda i, n, c: f"Rank {i}: {n} - {c.reason()}"),
     "ranked_sub_bullets": _numbered(lambda i, n, c: "{}. {}\n   - {}\n   - {}".format(i, n, *c.pheno(2))),
-    "ranked_percent": lambda items, c: "\n".join(f"{i}. {n} ({p}%)" for i, (n, p) in enumerate(
-        zip(items, (45, 25, 15, 10, 5)), 1)),
-    "ranked_table": lambda items, c: "| Rank | Diagnosis | Key findings |\n|---|---|---|\n" + "\n".join(
-        f"| {i} | {n} | {c.reason()} |" for i, n in enumerate(items, 1)),
+    "ranked_percent": lambda items, c: "\n".join(
+        f"{i}. {n} ({p}%)" for i, (n, p) in enumerate(zip(items, (45, 25, 15, 10, 5)), 1)
+    ),
+    "ranked_table": lambda items, c: (
+        "| Rank | Diagnosis | Key findings |\n|---|---|---|\n"
+        + "\n".join(f"| {i} | {n} | {c.reason()} |" for i, n in enumerate(items, 1))
+    ),
     "ranked_inline_commas": lambda items, c: "Top differential diagnoses: " + ", ".join(items),
-    "ranked_with_commentary": lambda items, c: RANKED["ranked_em_dash"](items, c)
-    + "\n\nThe first diagnosis best explains the {} and {}.".format(*c.pheno(2)),
+    "ranked_with_commentary": lambda items, c: (
+        RANKED["ranked_em_dash"](items, c) + "\n\nThe first diagnosis best explains the {} and {}.".format(*c.pheno(2))
+    ),
     "ranked_inline_semicolon": lambda items, c: "; ".join(f"{i}. {n}" for i, n in enumerate(items, 1)),
-    "ranked_sentence_reason": _numbered(lambda i, n, c: "{}. {}: the {} and {} fit this diagnosis.".format(i, n, *c.pheno(2))),
+    "ranked_sentence_reason": _numbered(
+        lambda i, n, c: "{}. {}: the {} and {} fit this diagnosis.".format(i, n, *c.pheno(2))
+    ),
 }
 # a hedge on one item of an otherwise plain/dash list
 _ITEM_HEDGES = [lambda n: f"Probable {n}", lambda n: f"{n} (less likely)", lambda n: f"{n} (most likely)",
@@ -916,7 +957,9 @@ def _main(argv: list[str]) -> None:
         by_cat[case.category].append(case)
     if argv:
         for case in by_cat[argv[0]]:
-            print(f"[{case.expect}{'' if case.rank is None else f' rank {case.rank}'}] gold={case.gold!r}\n{case.answer}\n")
+            print(
+                f"[{case.expect}{'' if case.rank is None else f' rank {case.rank}'}] gold={case.gold!r}\n{case.answer}\n"
+            )
         return
     for cat, items in by_cat.items():
         print(f"{cat:<28} n={len(items):<4} expect={items[0].expect}")

@@ -70,7 +70,12 @@ PAIRS: list[Pair] = [
     Pair("Huntington disease", "Huntington chorea", "synonym", "older_name"),
     Pair("Phenylketonuria", "Phenylalanine hydroxylase deficiency", "synonym", "enzyme"),
     Pair("Glycogen storage disease due to glucose-6-phosphatase deficiency", "von Gierke disease", "synonym", "eponym"),
-    Pair("Glycogen storage disease due to muscle glycogen phosphorylase deficiency", "McArdle disease", "synonym", "eponym"),
+    Pair(
+        "Glycogen storage disease due to muscle glycogen phosphorylase deficiency",
+        "McArdle disease",
+        "synonym",
+        "eponym",
+    ),
     Pair(MPS2, "Hunter syndrome", "synonym", "eponym"),
     Pair("Mucopolysaccharidosis type 6", "Maroteaux-Lamy syndrome", "synonym", "eponym"),
     Pair("Down syndrome", "Trisomy 21", "synonym", "descriptive"),

@@ -52,7 +52,9 @@ def judged_pairs(server: FakeOpenAIServer) -> set[tuple[str, str]]:
     return out
 
 
-def print_table(title: str, pairs: Sequence[Pair], scores: Sequence[Score], reached: set[tuple[str, str]] | None = None) -> None:
+def print_table(
+    title: str, pairs: Sequence[Pair], scores: Sequence[Score], reached: set[tuple[str, str]] | None = None
+) -> None:
     print(f"\n{title}")
     for p, s in zip(pairs, scores):
         sent = "" if reached is None else ("judged " if (_norm(p.answer), _norm(p.gold)) in reached else "decided")
@@ -86,7 +88,9 @@ def test_without_a_judge_synonyms_are_uncertain_and_near_misses_are_not_credited
           f"near misses credited {len(credited)}/{len(near)}")  # fmt: skip
     seed_syn = sum(seed_match(p.answer, p.gold) for p in SYNONYMS)
     seed_near = sum(seed_match(p.answer, p.gold) for p in NEAR_MISSES)
-    print(f"  the seed's difflib matcher credits {seed_syn}/{len(SYNONYMS)} synonyms and {seed_near}/{len(NEAR_MISSES)} near misses")
+    print(
+        f"  the seed's difflib matcher credits {seed_syn}/{len(SYNONYMS)} synonyms and {seed_near}/{len(NEAR_MISSES)} near misses"
+    )
     assert decided_none == []
     assert credited == []
     agg = scorer.aggregate(syn + near)
@@ -146,7 +150,9 @@ def wrapped(pairs: Sequence[Pair]) -> list[tuple[Pair, str]]:
     return [(p, WRAPPERS[i % len(WRAPPERS)].format(p.answer)) for i, p in enumerate(pairs)]
 
 
-def test_wrapped_synonyms_are_uncertain_then_judged_and_near_misses_are_not_credited(orphanet_path: Path, tmp_path: Path) -> None:
+def test_wrapped_synonyms_are_uncertain_then_judged_and_near_misses_are_not_credited(
+    orphanet_path: Path, tmp_path: Path
+) -> None:
     syn, near = wrapped(SYNONYMS), wrapped(NEAR_MISSES)
     items = syn + near
     completions = [completion(text) for _, text in items]
@@ -169,18 +175,24 @@ def test_wrapped_synonyms_are_uncertain_then_judged_and_near_misses_are_not_cred
         return any((_norm(a), _norm(p.gold)) in reached for a in (p.answer, text))
 
     ok = [text for (p, text), s in zip(syn, scores) if was_judged(p, text) and s.correct]
-    credited_near = [(text, p.gold, s.reason) for (p, text), s in zip(near, scores[len(syn):]) if s.correct]
-    print(f"  wrapped synonyms judged and credited {len(ok)}/{len(syn)}; near misses credited {len(credited_near)}/{len(near)}")
+    credited_near = [(text, p.gold, s.reason) for (p, text), s in zip(near, scores[len(syn) :]) if s.correct]
+    print(
+        f"  wrapped synonyms judged and credited {len(ok)}/{len(syn)}; near misses credited {len(credited_near)}/{len(near)}"
+    )
     assert len(ok) / len(syn) >= REACH_BAR
     assert credited_near == []
 
 
-def test_near_misses_that_are_orphanet_entities_are_decided_without_the_judge(orphanet: list[dict], orphanet_path: Path) -> None:
+def test_near_misses_that_are_orphanet_entities_are_decided_without_the_judge(
+    orphanet: list[dict], orphanet_path: Path
+) -> None:
     """``none`` is for answers the matcher knows are different: an answer that is itself another Orphanet
     entity is ``none`` (``hypernym`` when it is a direct parent with parent_disease_count <= 10), not
     sent to the judge."""
     entities = {_norm(e["name"]) for e in orphanet}
-    parents = {(_norm(p["parent"]), _norm(e["name"])): p["parent_disease_count"] for e in orphanet for p in e["parents"]}
+    parents = {
+        (_norm(p["parent"]), _norm(e["name"])): p["parent_disease_count"] for e in orphanet for p in e["parents"]
+    }
     children = {(_norm(e["name"]), _norm(p["parent"])) for e in orphanet for p in e["parents"]}
     cases: list[tuple[Pair, Tier]] = []
     for p in NEAR_MISSES:
@@ -196,5 +208,9 @@ def test_near_misses_that_are_orphanet_entities_are_decided_without_the_judge(or
     scorer = get_scorer("rarearena_rdc", hierarchy_path=orphanet_path)
     scores = list(scorer.score_batch(*batch([p for p, _ in cases])))
     print_table("near misses that are Orphanet entities (decided, not judged)", [p for p, _ in cases], scores)
-    wrong = [(p.answer, p.gold, want.value, s.tier.value, s.reason) for (p, want), s in zip(cases, scores) if s.tier is not want]
+    wrong = [
+        (p.answer, p.gold, want.value, s.tier.value, s.reason)
+        for (p, want), s in zip(cases, scores)
+        if s.tier is not want
+    ]
     assert wrong == []

@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from medzero_eval.lm_eval_glue import diagnosis_scorer_config
 from medzero_rewards import Score, Status, get_scorer
 from phrasing_corpus import Case, Pools, build_corpus, build_pools, category_names, load_phenotypes
 from test_diagnosis_quality import completion, orphanet, rarebench_names, record, seed_match  # noqa: F401  (fixtures)
+
+from medzero_eval.lm_eval_glue import diagnosis_scorer_config
 
 BAR = 0.98
 
@@ -136,8 +137,13 @@ def group_of(category: str) -> str:
         return "gold negated, denied by a hedge ('unlikely', 'carrier of', '-like'), or only contrasted (no credit)"
     if category in ("neg_other_disease", "neg_hypernym_wrapped", "neg_gold_inside_other_name"):
         return "another disease, an Orphanet parent, an entity whose name contains the gold's (no credit)"
-    if category in ("ranked_neg_other", "ranked_neg_sibling", "ranked_gold_beyond_top5", "ranked_gold_only_in_reason",
-                    "ranked_gold_ruled_out"):
+    if category in (
+        "ranked_neg_other",
+        "ranked_neg_sibling",
+        "ranked_gold_beyond_top5",
+        "ranked_gold_only_in_reason",
+        "ranked_gold_ruled_out",
+    ):
         return "ranked lists without the gold in the top 5 (top5 false)"
     if category.startswith("ranked_"):
         return "ranked lists with reasons, gold at rank 1-5 (top1/top5 right)"
@@ -181,13 +187,17 @@ def test_phrasing_table(outcomes: dict[str, list[Outcome]]) -> None:
     groups: dict[str, list[Outcome]] = defaultdict(list)
     for cat in category_names():
         groups[group_of(cat)].extend(outcomes[cat])
-    print("\n| phrasing shape (categories summed) | n | medzero right | the seed's difflib matcher right |\n|---|---|---|---|")
+    print(
+        "\n| phrasing shape (categories summed) | n | medzero right | the seed's difflib matcher right |\n|---|---|---|---|"
+    )
     for name, items in groups.items():
         ok = sum(o.right for o in items)
         print(f"| {name} | {len(items):,} | {ok:,} ({ok / len(items):.1%}) | {rate(items, 'seed_right'):.1%} |")
     for kind, pos in (("positives", True), ("negatives", False)):
         items = [o for cat in category_names() for o in outcomes[cat] if o.case.positive == pos]
-        print(f"{'ALL ' + kind:<34} {'':<10} {len(items):>5} {rate(items, 'right'):>9.1%} {rate(items, 'seed_right'):>8.1%}")
+        print(
+            f"{'ALL ' + kind:<34} {'':<10} {len(items):>5} {rate(items, 'right'):>9.1%} {rate(items, 'seed_right'):>8.1%}"
+        )
     assert not below, f"categories under {BAR:.0%}: {below}"
 
 
@@ -195,7 +205,9 @@ def test_phrasing_table(outcomes: dict[str, list[Outcome]]) -> None:
 def test_category_is_right(outcomes: dict[str, list[Outcome]], category: str) -> None:
     items = outcomes[category]
     wrong = [o for o in items if not o.right]
-    shown = "\n".join(f"  gold={o.case.gold!r} answer={o.case.answer!r} [{o.case.template}] -> {o.got}" for o in wrong[:8])
+    shown = "\n".join(
+        f"  gold={o.case.gold!r} answer={o.case.answer!r} [{o.case.template}] -> {o.got}" for o in wrong[:8]
+    )
     assert len(wrong) / len(items) <= 1 - BAR, f"{category}: {len(wrong)}/{len(items)} wrong\n{shown}"
 
 
@@ -205,7 +217,6 @@ def test_single_diagnosis_is_never_hacking(outcomes: dict[str, list[Outcome]]) -
                if o.case.mode == "single" and o.case.expect == "correct" and o.status is Status.hacking]  # fmt: skip
     shown = "\n".join(f"  {o.case.category}: {o.case.answer!r} -> {o.got}" for o in flagged[:8])
     assert not flagged, f"{len(flagged)} single diagnoses flagged as hacking\n{shown}"
-
 
 
 ISSUE_EXAMPLES = [  # issue 16's own table, gold "Fabry disease": what a clinician (and RareArena's grading) says
