@@ -267,6 +267,30 @@ def ehrsql_paths(metadata: Mapping[str, Any]) -> tuple[Path, Path, Path]:
     return root_p, db, tables
 
 
+def check_ehrsql_database(db: Path) -> None:
+    """Refuse a database the EHRSQL scorer cannot use (not SQLite, damaged, no EHRSQL tables) with one
+    :class:`TaskConfigError` line naming the file and the task option that sets it.
+
+    >>> import tempfile
+    >>> bad = Path(tempfile.mkdtemp()) / "mimic_iv.sqlite"; _ = bad.write_bytes(b"not a database")
+    >>> try:
+    ...     check_ehrsql_database(bad)
+    ... except TaskConfigError as exc:
+    ...     print("no SQLite header" in str(exc), "--metadata" in str(exc), "--db " in str(exc))
+    True True False
+    """
+    from medzero_rewards.ehrsql import EhrsqlDatabaseError, check_database
+
+    try:
+        check_database(db)
+    except EhrsqlDatabaseError as exc:
+        what = str(exc).split("; ")[0]
+        raise TaskConfigError(
+            f"ehrsql: {what} — pass the EHRSQL 2024 mimic_iv.sqlite with --metadata '{{\"db_path\": ...}}' "
+            "(or put it in the ehrsql_dir folder), or set MEDZERO_EHRSQL_DB"
+        ) from None
+
+
 @functools.lru_cache(maxsize=8)
 def _schema_text(tables_path: str) -> str:
     from medzero_rewards.ehrsql.schema import schema_prompt
@@ -299,6 +323,7 @@ def ehrsql_docs(
 def load_ehrsql(split: str, **metadata: Any) -> dict[str, Any]:
     """``custom_dataset`` for the EHRSQL tasks: one split of the user's EHRSQL 2024 folder."""
     root, db, tables = ehrsql_paths(metadata)
+    check_ehrsql_database(db)  # before the documents: a refused database stops the task in one line
     answers = _pick(metadata, "answers", "MEDZERO_EHRSQL_ANSWERS") or "answer.json"
     recs = records.load_ehrsql(root, split, answers=answers)
     config: dict[str, Any] = {"db_path": str(db)}

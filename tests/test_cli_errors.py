@@ -355,3 +355,19 @@ def test_every_malformed_line_error_names_the_line_and_a_fix(tmp_path: Path, lin
     error = assert_one_line_error(_score(inp, out), f"{inp}:2: ", fix)
     assert " — " in error  # what is wrong — how to fix it
     assert not out.exists()
+
+
+def test_run_broken_ehrsql_database_is_one_line_before_the_model(tmp_path: Path, ehrsql_dir: Path) -> None:
+    """A garbage mimic_iv.sqlite in an otherwise complete EHRSQL folder is refused by the input check,
+    not after the model has loaded, and the fix names the task option (not score-ehrsql's --db)."""
+    folder = tmp_path / "ehrsql2024"
+    (folder / "test").mkdir(parents=True)
+    for name in ("data.json", "label.json"):
+        (folder / "test" / name).write_bytes((ehrsql_dir / "test" / name).read_bytes())
+    (folder / "tables.json").write_bytes((ehrsql_dir / "tables.json").read_bytes())
+    db = folder / "mimic_iv.sqlite"
+    with (ehrsql_dir / "mimic_iv.sqlite").open("rb") as fh:
+        db.write_bytes(fh.read(4096) + b"\0" * 100)  # a torn copy
+    proc = _medzero_eval_run(tmp_path, "--tasks", "ehrsql", "--metadata", json.dumps({"ehrsql_dir": str(folder)}))
+    line = assert_one_line_error(proc, str(db), "truncated", "--metadata", "db_path")
+    assert "--db " not in line and "no-such-model" not in proc.stderr

@@ -228,7 +228,8 @@ def medzero_tasks(requested: Iterable[str], tasks_dir: Path | None = None) -> li
 
 def check_task_inputs(tasks: Iterable[str], metadata: Mapping[str, Any]) -> None:
     """Raise :class:`~medzero_eval.records.DataNotFoundError` (one line: the file and how to pass it)
-    when a medzero task's data is missing. Cheap: paths only, no model, no data set built."""
+    when a medzero task's data is missing, :class:`~medzero_eval.lm_eval_glue.TaskConfigError` when the
+    EHRSQL database is not usable. Cheap: paths and file headers, no model, no data set built."""
     from medzero_eval import lm_eval_glue, records
 
     ehrsql_paths = getattr(lm_eval_glue, "ehrsql_paths", None) or getattr(lm_eval_glue, "_ehrsql_paths")
@@ -242,7 +243,8 @@ def check_task_inputs(tasks: Iterable[str], metadata: Mapping[str, Any]) -> None
                     f"'{{\"data_path\": \"/path/{setting.upper()}.json\"}}' or set MEDZERO_RAREARENA_{setting.upper()}"
                 )
         elif task.startswith("ehrsql"):
-            root, _db, _tables = ehrsql_paths(metadata)
+            root, db, _tables = ehrsql_paths(metadata)
+            lm_eval_glue.check_ehrsql_database(db)
             split = "valid" if task.endswith("_valid") else "test"
             for name in ("data.json", "label.json"):
                 if not (root / split / name).is_file():
