@@ -188,7 +188,7 @@ def test_score_ehrsql_refuses_a_broken_database(ehrsql_dir: Path, tmp_path: Path
     labels = ehrsql_dir / "valid" / "label.json"
     for extra in ((), ("--allow-errors",)):
         proc = _score_ehrsql(db, labels, labels, per_q, *extra)
-        assert_one_line_error(proc, str(db), "EHRSQL 2024")
+        assert_one_line_error(proc, str(db), "EHRSQL 2024", "with --db")
         assert not per_q.exists()
 
 

@@ -178,6 +178,7 @@ def test_broken_database_is_refused_at_construction_with_one_line(db: Path, tmp_
     message = str(info.value)
     assert isinstance(info.value, ScorerConfigError)
     assert "\n" not in message and str(path) in message and "db_path" in message, message
+    assert "--db" not in message  # the library's fix is neutral: each CLI names its own option
     assert info.value.__cause__ is None  # no pydantic or sqlite3 traceback below the line
     assert info.value.__context__ is None or info.value.__suppress_context__
 

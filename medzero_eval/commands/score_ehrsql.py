@@ -143,8 +143,8 @@ def score_ehrsql(
         scorer = EhrsqlScorer(EhrsqlConfig(**options))
     except (ValueError, OSError, sqlite3.Error) as exc:  # the scorer checks the database at construction
         detail = describe_config_error(exc)
-        if str(db_path) in detail:  # the scorer's own line names the file and the fix
-            raise UserError(detail) from exc
+        if str(db_path) in detail:  # the scorer's own line names the file and the fix (db_path is --db here)
+            raise UserError(detail.replace(" as db_path", " with --db")) from exc
         raise UserError(detail, file=db_path, fix="pass the EHRSQL 2024 SQLite database (mimic_iv.sqlite)") from exc
     with scorer:
         scores = scorer.score_sql_batch([predictions[qid] for qid in ids], references)

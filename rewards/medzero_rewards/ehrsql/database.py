@@ -34,7 +34,7 @@ EHRSQL_TABLES: tuple[str, ...] = (
 _MAGIC = b"SQLite format 3\x00"
 _FIX = (
     "pass the EHRSQL 2024 mimic_iv.sqlite (from the EHRSQL 2024 release, or built by its preprocessing) "
-    "as db_path (--db on the command line)"
+    "as db_path"
 )
 _checked: set[tuple[str, int, int, tuple[str, ...]]] = set()
 
