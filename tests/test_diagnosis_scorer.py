@@ -443,3 +443,90 @@ def test_doctests() -> None:
     for mod in (diagnosis, *parts, registry):
         result = doctest.testmod(mod)
         assert result.attempted > 0 and result.failed == 0, mod.__name__
+
+
+# ---------------------------------------------------------------------------------------------------
+# Phrasing (issue 16): what models write around a name
+# ---------------------------------------------------------------------------------------------------
+
+WILSON = {"diagnosis": "Wilson disease"}
+GD1 = {"diagnosis": "Gaucher disease type 1"}
+CREDITED = [
+    "I am fairly confident this is Wilson disease.",
+    "Presumptive diagnosis: Wilson disease",
+    "wilson disease (probable)",
+    "Wilson disease — hepatolenticular degeneration caused by ATP7B variants",
+    "Wilson disease, i.e. copper accumulation in liver and brain",
+    "Wilson disease\n\nKey supporting findings: Kayser-Fleischer rings, low ceruloplasmin.",
+    "**Wilson disease**\n\nRationale:\n- Kayser-Fleischer rings\n- hemolysis",
+    "### Final answer\n**Wilson's disease**",
+    "Everything here points toward Wilson disease.",
+    "Wilson disease best accounts for the liver and neurological findings.",
+    "Wilson disease (ORPHA:905)",
+    "The picture is most in keeping with Wilson disease; ceruloplasmin was low.",
+    "Not Menkes disease but Wilson disease",
+]
+NOT_CREDITED = [  # (answer, expected status)
+    ("Wilson disease or Menkes disease", Status.hacking),
+    ("Wilson disease vs. Menkes disease", Status.hacking),
+    ("Wilson disease, Menkes disease and Indian childhood cirrhosis", Status.hacking),
+    ("Wilson disease. Another possibility is Menkes disease.", Status.hacking),
+    ("Wilson disease\nMenkes disease", Status.hacking),
+    ("Wilson disease (or Menkes disease)", Status.hacking),
+    ("Menkes disease rather than Wilson disease", Status.ok),
+    ("Wilson disease has been ruled out", Status.hacking),
+    ("I don't know", Status.ok),
+]
+
+
+@pytest.mark.parametrize("answer", CREDITED)
+def test_phrased_correct_answers_are_credited(answer: str) -> None:
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert s.correct and s.status is Status.ok, s.reason
+
+
+@pytest.mark.parametrize("answer,status", NOT_CREDITED)
+def test_several_negated_or_other_candidates_get_no_credit(answer: str, status: Status) -> None:
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert not s.correct and s.components["accuracy"] == 0.0 and s.status is status, s.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["Probable Gaucher disease type 2", "Gaucher disease (type 3), a lysosomal disorder",
+     "The findings point to Gaucher disease type 2.", "Gaucher disease type 2\n\nThis fits the splenomegaly."],
+)  # fmt: skip
+def test_a_wrapper_never_turns_a_sibling_into_a_match(answer: str) -> None:
+    s = get_scorer("rarearena_rdc").score(c(answer), GD1)
+    assert not s.correct and s.tier is Tier.none and "guard conflict" in s.reason
+
+
+def test_ranked_items_with_reasons() -> None:
+    s = get_scorer("rarearena_rdc", answer_format="ranked")
+    answers = [
+        "1. Menkes disease: copper transport\n2. Wilson disease: Kayser-Fleischer rings",
+        "- Menkes disease (kinky hair)\n- Wilson disease (low ceruloplasmin)",
+        "1) Menkes disease -- unlikely at this age\n2) Probable Wilson disease -- liver disease",
+        "1. Menkes disease\n   * copper deficiency\n2. Wilson disease\n   * copper overload",
+        "| # | Diagnosis | Why |\n|---|---|---|\n| 1 | Menkes disease | hair |\n| 2 | Wilson disease | rings |",
+    ]
+    for a in answers:
+        sc = s.score(c(a), WILSON)
+        assert sc.details["top5"] and not sc.details["top1"], (a, sc.details["answers"])
+
+
+def test_sure_or_uncertain_with_and_without_the_hierarchy(tmp_path: Path) -> None:
+    """``none`` only when the matcher knows: a guard conflict, or (with the hierarchy) another entity."""
+    h = tmp_path / "h.json"
+    h.write_text(json.dumps([
+        {"Orphanetid": "905", "name": "Wilson disease", "parents": []},
+        {"Orphanetid": "565", "name": "Menkes disease", "parents": []},
+    ]))  # fmt: skip
+    plain, known = get_scorer("rarearena_rdc"), get_scorer("rarearena_rdc", hierarchy_path=h)
+    for answer in ("Hepatolenticular degeneration", "Morbus Wilson", "威尔逊病", "Menkes disease"):
+        assert plain.score(c(answer), WILSON).tier is Tier.uncertain, answer
+    assert known.score(c("Menkes disease"), WILSON).tier is Tier.none
+    assert known.score(c("Probable Menkes disease, a copper disorder"), WILSON).tier is Tier.none
+    assert known.score(c("Hepatolenticular degeneration"), WILSON).tier is Tier.uncertain  # a synonym: judge
+    agg = plain.aggregate([plain.score(c("Morbus Wilson"), WILSON)])
+    assert agg["uncertain_rate"] == 1.0 and agg["judge_share"] == 0.0

@@ -18,7 +18,7 @@ from medzero_rewards.types import Status, Tier
 
 from .cache import ByteBoundedCache
 from .gold import GoldSet
-from .phrasing import Reading, anchored, list_alternatives, names_alternative, read_answer, read_item
+from .phrasing import Reading, anchored, denies, list_alternatives, names_alternative, read_answer, read_item
 
 __all__ = ["CORRECT_TIERS", "Decider", "Decision"]
 
@@ -138,7 +138,7 @@ class Decider:
         # hypernyms are checked before hacking: group names such as "Disorder of serine or glycine
         # metabolism" contain " or "
         hit, best = self.against(akey, gold)
-        if hit is not None and not (check_hacking and names_alternative(answer)):
+        if hit is not None and not names_alternative(answer) and (check_hacking or not denies(answer)):
             return hit
         if check_hacking:
             reading = self.read(answer, gold)
@@ -155,6 +155,8 @@ class Decider:
                 return hit
             spans, statement = reading.spans, reading.statement
         else:
+            if denies(answer):  # a ranked item marked as ruled out does not count
+                return Decision(Tier.none, Status.ok, "the list rules this item out", best.score, None)
             spans, statement = self._item_spans(answer), answer
         tried: list[tuple[NameKey, Decision]] = [(akey, best)]
         seen = {akey.text}

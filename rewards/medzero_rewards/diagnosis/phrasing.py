@@ -48,6 +48,7 @@ from medzero_rewards.parsing import clean_item, is_negated, split_candidates, ta
 
 __all__ = [
     "Reading",
+    "denies",
     "list_alternatives",
     "names_alternative",
     "after_cue",
@@ -165,7 +166,7 @@ _GUARD_WORDS = frozenset(w for ws in GUARD_WORDS.values() for w in ws) | {"linke
 # Where an explanation may start (its text then decides: a qualifier is never cut).
 _EXPLAIN_RE = re.compile(
     r"""\s+\(                                    # a parenthesis after a space (not "t(9;11)")
-      | ,\s+(?=(?:a|an|the|which|that|who|whose|i\.e\.|e\.g\.|also|aka|formerly|caused|due\s+to|secondary\s+to|
+      | ,\s+(?=(?:a|an|the|which|that|who|whose|i\.e|e\.g|also|aka|formerly|caused|due\s+to|secondary\s+to|
                  resulting|characteri[sz]ed|manifest\w*|presenting|typically|usually|given|based|
                  supported|explain\w*|because|as|most\s+often|often|commonly|involving|affecting|
                  classically|probably|likely|possibly|pending|awaiting|to\s+be|although|though|but|
@@ -174,7 +175,7 @@ _EXPLAIN_RE = re.compile(
       | \s+(?=(?:due\s+to|caused\s+by|secondary\s+to|resulting\s+from|characteri[sz]ed\s+by|
                  associated\s+with|because|given|as\s+evidenced|supported\s+by|explaining|which|
                  presenting\s+with|manifesting\s+as|with\s+(?:\w+\s+){0,2}(?:mutations?|variants?|
-                 involvement|features)|i\.e\.|e\.g\.|also\s+known\s+as|aka|although|though|while|whereas|
+                 involvement|features)|i\.e|e\.g|also\s+known\s+as|aka|although|though|while|whereas|
                  (?:best\s+)?(?:explains?|accounts?\s+for|fits|is|was|are|remains|seems|appears|would|
                  could|may|might|has|have|should|must|needs?)\s|pending|awaiting|to\s+be\s+confirmed)\b)
     """,
@@ -193,9 +194,10 @@ _CONJUNCTION_RE = re.compile(r"(?:,|;|\s[-–—])\s*(?:(?:al)?though|but|while|
                              re.IGNORECASE)
 # Where a reason starts without ending a name's own words ("with", "due to" are left: names have them).
 _LIGHT_CUT_RE = re.compile(
-    r",\s+(?:a|an|the|which|that|who|whose|given|because|since|as|based|supported|explain\w*|consistent|"
+    r",?\s+(?:i\.e|e\.g|namely|aka)|,\s+(?:a|an|the|which|that|who|whose|given|because|since|as|based|supported|explain\w*|consistent|"
     r"compatible|characteri[sz]ed|presenting|caused|due\s+to|although|though|but|while|whereas|likely|"
-    r"probably|possibly|most|typically|usually|pending|awaiting|to\s+be)\b|\s+[-–—]{1,2}\s+|\s*[:：]\s+|"
+    r"probably|possibly|most|typically|usually|pending|awaiting|to\s+be|mis-?diagnosed|initially|previously|"
+    r"formerly|earlier|after|with\s+a\s+(?:family\s+)?history)\b|\s+[-–—]{1,2}\s+|\s*[:：]\s+|"
     r"\s+(?:given|because|since|which|best\s+explains?|explains?|accounts?\s+for|fits|is|was|are|remains|"
     r"seems|appears)\s",
     re.IGNORECASE,
@@ -208,6 +210,16 @@ _EXPLICIT_ALT_RE = re.compile(r"^\W*(?:or|alternatively|differentials?|ddx|less\
                                re.IGNORECASE)
 _IDENTIFIER_RE = re.compile(r"^\W*(?:orpha(?:net)?|omim|mim|icd-?1[01]|hpo?|mondo|umls|snomed(?:\s*ct)?|gard|doid)\b"
                             r"\s*(?:code|id)?\s*[:#]?\s*[\w.:-]*\W*$", re.IGNORECASE)
+_FINAL_RE = re.compile(r"\b(?:final|definitive|confirmed|established|revised|correct)\s+(?:diagnosis|dx|answer)\b",
+                       re.IGNORECASE)
+_NEGATIVE_HEDGE_RE = re.compile(
+    r"\b(?:low|little|minimal|no|weak)\s+(?:clinical\s+)?(?:suspicion|likelihood|probability|concern)\b|"
+    r"\b(?:family|past|prior|previous|personal)\s+(?:medical\s+)?history\s+of\b|\bhistory\s+of\b|"
+    r"\bmis-?diagnos\w*|\b(?:initially|previously|formerly|originally)\s+(?:\w+\s+){0,2}(?:diagnos\w*|"
+    r"thought|suspected|considered|treated)|\bdoubtful\b|\bexcluded\b|\bcarrier\s+(?:of|for)\b|"
+    r"\bat\s+risk\s+(?:of|for)\b|\bscreen(?:ed|ing)?\s+for\b|\brisk\s+of\b",
+    re.IGNORECASE,
+)
 _PAREN_ALT_RE = re.compile(r"\(\s*(?:or|vs\.?|versus|differentials?|ddx|alternatively)\b", re.IGNORECASE)
 _STRONG_ALT_RE = re.compile(r"\s(?:and/or|vs\.?|versus)\s|^either\s", re.IGNORECASE)
 _LIST_SPLIT_RE = re.compile(r"\s*,\s*(?:and\s+|&\s+|or\s+)?|\s+(?:and|&|and/or)\s+", re.IGNORECASE)
@@ -564,7 +576,7 @@ def _list_alternatives(text: str, keep: Collection[str], known: Known | None) ->
     ):
         return [text]
     named = sum(looks_like_disease(p) or _has_symbol(p) or (known is not None and known(p)) for p in parts)
-    return parts if named == len(parts) or (len(parts) >= 3 and named >= 1) else [text]
+    return parts if named == len(parts) or (len(parts) >= 3 and named >= 2) else [text]
 
 
 def _has_code(text: str) -> bool:
@@ -588,23 +600,42 @@ def _same(name: str, spans: Collection[str]) -> bool:
     return any(normalize_name(s) == key for s in spans)
 
 
-def _primary_index(segs: list[tuple[str, bool]]) -> int:
-    """The first segment stating a diagnosis: a label, a cue or a name-like line, not negated (a
-    negated first statement counts when nothing else states one)."""
+def _primary_index(segs: list[tuple[str, bool]], known: Known | None = None) -> int:
+    """The segment stating the diagnosis: the first with a final-diagnosis label or cue ("the final
+    diagnosis is X" after "initially misdiagnosed as Y"), else the first label, cue or name-like line
+    that is not negated or historical (a negated first statement counts when nothing else states one)."""
     first_stating = None
+    fallback = None
     for i, (text, _item) in enumerate(segs):
         cleaned = clean_item(text)
         if not cleaned or (_HEADER_RE.search(text) and len(_words(cleaned)) <= 6 and not looks_like_disease(cleaned)):
             continue
+        if _FINAL_RE.search(text) and not _denies(cleaned):
+            return i
+        if first_stating is not None and fallback is not None:
+            continue
+        head = _head_name(cleaned, None)
         if (_CUE_RE.search(text) or _name_like(cleaned) or text != cleaned or looks_like_disease(cleaned)
-                or (not _PROSE_START_RE.match(cleaned) and _name_like(_head_name(cleaned, None)))):
+                or (not _PROSE_START_RE.match(cleaned) and _name_like(head))
+                or (known is not None and known(head))):  # fmt: skip
             if first_stating is None:
                 first_stating = i
-            if not is_negated(cleaned) or _NOT_BUT_RE.match(cleaned):
-                return i
+            if fallback is None and (not _denies(cleaned) or _NOT_BUT_RE.match(cleaned)):
+                fallback = i
+    if fallback is not None:
+        return fallback
     if first_stating is not None:
         return first_stating
     return next((i for i, (t, _) in enumerate(segs) if clean_item(t)), 0)
+
+
+def _denies(text: str) -> bool:
+    """A statement that does not assert the disease: negated, ruled out, a low suspicion, a history."""
+    text = cut_contrast(text)
+    if is_negated(text):
+        return True
+    lead = _LIGHT_CUT_RE.split(text, maxsplit=1)[0]  # "X, given a family history of Y" asserts X
+    return _NEGATIVE_HEDGE_RE.search(lead) is not None
 
 
 def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Known | None = None) -> Reading:
@@ -625,13 +656,13 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
     segs = segments(answer)
     if not segs:
         return Reading(spans=())
-    primary_i = _primary_index(segs)
+    primary_i = _primary_index(segs, known)
     primary = segs[primary_i][0]
     cleaned_primary = clean_item(primary) or primary
     if _NO_DIAGNOSIS_RE.match(cleaned_primary):
         return Reading(spans=(cleaned_primary,), no_diagnosis=True, statement=primary)
     not_but = _NOT_BUT_RE.match(cleaned_primary)
-    negated = not not_but and is_negated(cut_contrast(cleaned_primary))
+    negated = not not_but and _denies(cut_contrast(cleaned_primary))
     spans, alternatives, listed = _spans_of(primary, known)
     others: list[str] = [a for a in alternatives if a]
     if not negated:
@@ -669,7 +700,7 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
             continue
         if not cleaned or in_justification:
             continue
-        if (is_negated(cleaned) or _DOWNRANK_RE.search(cleaned)) and not _EXPLICIT_ALT_RE.search(cleaned):
+        if (_denies(cleaned) or _DOWNRANK_RE.search(cleaned)) and not _EXPLICIT_ALT_RE.search(cleaned):
             continue
         body = _alternative_clause(cleaned) if alt_cue else cleaned
         name = _head_name(body, known) if body.strip() else ""
@@ -776,3 +807,13 @@ def list_alternatives(text: str, *, keep: Collection[str] = frozenset(), known: 
     ['Microcephaly-microcornea syndrome, Seemanova type']
     """
     return _list_alternatives(text, keep, known)
+
+
+def denies(text: str) -> bool:
+    """Whether a statement or list item does not assert the disease it names: negated ("not X", "X
+    ruled out", "X (excluded)"), a low suspicion, a history or a misdiagnosis.
+
+    >>> denies("Fabry disease (ruled out)"), denies("Low suspicion for Fabry disease"), denies("Fabry disease")
+    (True, True, False)
+    """
+    return _denies(text)
