@@ -6,8 +6,8 @@ greedily; each task's completions are scored by the same ``medzero_rewards`` sco
 ``mixed_language_rate``, ``mean_length`` ... / ``accuracy0`` ...). Outputs go to
 ``<output_dir>/medzero_eval/checkpoint-<step>/`` (``step-0/`` for the baseline before training) as
 ``results_<date>.json`` + ``samples_<task>_<date>.jsonl``, the files lm-eval writes with ``--log_samples``,
-so ``medzero-eval report <output_dir>/medzero_eval`` plots the run's checkpoints (they stay when
-``save_total_limit`` rotates the checkpoints themselves). A summary line per evaluation is appended to
+so ``medzero-eval report <output_dir>/medzero_eval --output <output_dir>/report`` plots the run's
+checkpoints (they stay when ``save_total_limit`` rotates the checkpoints themselves). A summary line per evaluation is appended to
 ``<output_dir>/medzero_eval.jsonl``.
 """
 

@@ -294,3 +294,29 @@ def test_cli_module_doctests():
     for module in (cli, config):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def _documented_report_commands() -> list[str]:
+    lines = [line for p in CONFIGS for line in p.read_text(encoding="utf-8").splitlines()]
+    lines += (REPO / "docs" / "training.md").read_text(encoding="utf-8").splitlines()
+    return [line.lstrip("# ").split("  #")[0].strip() for line in lines if "medzero-eval report runs/" in line]
+
+
+def test_documented_report_commands_parse_with_the_report_cli(tmp_path, monkeypatch):
+    """The `medzero-eval report` lines in the configs' comments and docs/training.md give every required
+    option (--output) and read the folder the held-out evaluation writes (<output_dir>/medzero_eval)."""
+    import shlex
+
+    from medzero_eval.commands.report import report
+
+    commands = _documented_report_commands()
+    assert len(commands) >= 5
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        args = shlex.split(command)[2:]
+        for folder in args:
+            if folder.endswith("/medzero_eval"):
+                (tmp_path / folder).mkdir(parents=True, exist_ok=True)  # what a run leaves behind
+        ctx = report.make_context("report", list(args))  # raises click's MissingParameter without --output
+        assert str(ctx.params["out_dir"]).endswith("/report"), command
+        assert [str(d) for d in ctx.params["log_dirs"]] == [args[0]] and args[0].endswith("/medzero_eval"), command
