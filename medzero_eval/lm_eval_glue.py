@@ -20,7 +20,8 @@ functions defined here (the layout of lm-eval's own ``ifeval`` task). Nothing he
   left out of every metric and counted in ``scorer_error_rate``; the ``score`` aggregation logs one
   warning per task when more than ``max_error_share`` of the items errored, and one error when more
   than the scorer's ``max_unjudged_share`` went unjudged -- it never raises, so results and samples
-  are always written.
+  are always written. lm-eval scores item by item, so the scorers' per-batch warnings (a judge that is
+  down) are logged once and their repeats summarised in one line at aggregation, not once per item.
 * :class:`MedzeroTask` (the tasks' ``class``) warns once when the prompts are rendered without a chat
   template (``--apply_chat_template`` missing): medzero's prompts are the chat prompts of training.
 
@@ -49,13 +50,15 @@ key                         environment variable                   used by
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import math
 import os
+import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -382,6 +385,56 @@ def error_score(reason: str):
     return Score(reward=0.0, correct=False, status=Status.error, reason=reason)
 
 
+class _RepeatedItemWarnings(logging.Filter):
+    """lm-eval scores one item at a time, so each item is a batch of its own for ``medzero_rewards``'
+    per-batch warnings (a judge that is down would log one line per item). While :func:`score_doc` runs,
+    the first warning of each ``medzero_rewards`` logger is logged; the repeats are counted and
+    summarised in one line when the task is aggregated (:func:`check_scores`)."""
+
+    NOTE = " [further warnings like this while lm-eval scores item by item are counted and summarised once]"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._shown: set[str] = set()
+        self._repeats: Counter[str] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        with self._lock:
+            if record.name in self._shown:
+                self._repeats[record.name] += 1
+                return False
+            self._shown.add(record.name)
+        record.msg, record.args = record.getMessage() + self.NOTE, ()
+        return True
+
+    def take_repeats(self) -> dict[str, int]:
+        """The counts of warnings held back since the last call, per logger; starts over."""
+        with self._lock:
+            repeats = dict(self._repeats)
+            self._repeats.clear()
+            self._shown.clear()
+        return repeats
+
+
+_ITEM_WARNINGS = _RepeatedItemWarnings()
+
+
+@contextlib.contextmanager
+def _per_item_warnings() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict)
+               if name == "medzero_rewards" or name.startswith("medzero_rewards.")]
+    for lg in loggers:
+        lg.addFilter(_ITEM_WARNINGS)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(_ITEM_WARNINGS)
+
+
 def score_doc(doc: Mapping[str, Any], completion: str):
     """Score one completion for ``doc``; a scorer failure on this item becomes a ``Status.error`` Score.
 
@@ -393,7 +446,9 @@ def score_doc(doc: Mapping[str, Any], completion: str):
     """
     try:
         reference = reference_for_doc(doc)
-        return scorer_for_doc(doc).score(completion, reference)
+        scorer = scorer_for_doc(doc)
+        with _per_item_warnings():
+            return scorer.score(completion, reference)
     except Exception as exc:  # one bad item must not sink the run: flagged, excluded and counted
         return error_score(f"scorer failed on this item: {type(exc).__name__}: {exc}"[:1000])
 
@@ -509,6 +564,13 @@ def check_scores(payloads: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """Count the statuses of ``payloads`` and log the run-level faults once; returns the counts."""
     from medzero_rewards import Status
 
+    repeats = _ITEM_WARNINGS.take_repeats()
+    if repeats:
+        logger.warning(
+            "medzero: %d further scorer warning(s) while lm-eval scored item by item were not logged (%s); each "
+            "item's status and reason are in the samples (--log_samples), their counts in the task's metrics",
+            sum(repeats.values()), ", ".join(f"{n} from {name}" for name, n in sorted(repeats.items())),
+        )
     if not payloads:
         return {}
     spec = payloads[0]["scorer"]

@@ -414,3 +414,24 @@ def test_lm_eval_table_shows_a_stderr_for_every_rate(caplog: pytest.LogCaptureFi
     assert cells[-2] == "±" and float(cells[-1]) == pytest.approx(0.5)  # the table prints the stderr
     top1_line = next(line for line in table.splitlines() if "|top1 " in line)
     assert top1_line.strip("|").split("|")[-1].strip() not in ("N/A", "")
+
+
+def test_judge_down_logs_one_warning_per_task_not_one_per_item(caplog: pytest.LogCaptureFixture) -> None:
+    """lm-eval scores item by item, so each item is a judge batch of its own: with the judge down, the
+    first item's warning is logged, the other items' are counted and summarised in one line when the
+    task is aggregated -- next to the unjudged-share error, never one line per item."""
+    import logging
+
+    judge = {"model": "fake-judge", "base_url": "http://127.0.0.1:9/v1", "api_key_env": None, "cache_path": None,
+             "max_retries": 0}
+    task = _load({"judge": judge, "judge_mode": "always"}, "rarebench_mme")
+    docs = list(task.test_docs())[:5]
+    with caplog.at_level(logging.WARNING):
+        results = [task.process_results(doc, ["<think>x</think><answer>Marfan syndrome</answer>"]) for doc in docs]
+        judge_lines = [r for r in caplog.records if r.name == "medzero_rewards.judge"]
+        assert len(judge_lines) == 1 and "connection error" in judge_lines[0].getMessage()
+        task.aggregation()[glue.SCORE_METRIC]([r[glue.SCORE_METRIC] for r in results])
+    summary = [r.getMessage() for r in caplog.records if "further scorer warning" in r.getMessage()]
+    assert len(summary) == 1 and "4 further" in summary[0] and "4 from medzero_rewards.judge" in summary[0]
+    assert all(r[glue.SCORE_METRIC]["score"]["status"] == "unjudged" for r in results)
+    assert sum("needed the LLM judge" in r.getMessage() for r in caplog.records) == 1
