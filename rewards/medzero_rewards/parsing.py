@@ -24,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "END_TOKENS",
+    "NEGATION_WORDS",
     "ParsedCompletion",
     "TagCounts",
     "answer_and_format_score",
@@ -814,6 +815,10 @@ _NEGATION_RE = re.compile(
     """,
     re.IGNORECASE | re.VERBOSE,
 )
+
+
+NEGATION_WORDS = _NEGATION_RE.pattern
+"""The negation pattern's text (its words are what :func:`is_negated` looks for)."""
 
 
 def is_negated(answer: str) -> bool:

@@ -41,13 +41,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from medzero_rewards.matching import GUARD_WORDS
 from medzero_rewards.normalize import normalize_name
-from medzero_rewards.parsing import clean_item, is_negated, split_candidates, table_items
+from medzero_rewards.parsing import NEGATION_WORDS, clean_item, is_negated, split_candidates, table_items
 
 __all__ = [
     "Reading",
+    "is_plain",
     "denies",
     "list_alternatives",
     "names_alternative",
@@ -90,7 +92,7 @@ _TRAIL = (
     r"would|could|may|might|seems?|appears?|my|our|best|choice|option|candidate|explanation|here|"
     r"overall|fits?|considered|differential|suspected"
 )
-_LEAD_RE = re.compile(rf"^(?:(?:{_FRAME})(?:\s+|\s*[:,]\s*))+(?=\w)", re.IGNORECASE)
+_LEAD_RE = re.compile(rf"^(?:(?:{_FRAME})(?:\s+|\s*[:,]\s*|\s*[-–—]\s+))+(?=\w)", re.IGNORECASE)
 # Cues after which the diagnosis follows: "the diagnosis is X", "consistent with X", "points to X".
 _CUE_RE = re.compile(
     r"""\b(?:
@@ -104,6 +106,7 @@ _CUE_RE = re.compile(
       | (?:suggests?|suggesting|indicates?|indicating|favou?rs?|favou?ring|supports?|supporting|
          represents?|reflects?)(?:\s+(?:a\s+)?diagnosis\s+of)?
       | (?:i|we)\s+(?:suspect|favou?r|consider|think|believe)(?:\s+(?:it\s+is|this\s+is|that))?
+      | (?:best\s+|top\s+|first\s+)?(?:guess|bet|pick|choice|opinion)\s+(?:is|would\s+be|=|:)
     )\s*[:]?\s+""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -210,6 +213,12 @@ _EXPLICIT_ALT_RE = re.compile(r"^\W*(?:or|alternatively|differentials?|ddx|less\
                                re.IGNORECASE)
 _IDENTIFIER_RE = re.compile(r"^\W*(?:orpha(?:net)?|omim|mim|icd-?1[01]|hpo?|mondo|umls|snomed(?:\s*ct)?|gard|doid)\b"
                             r"\s*(?:code|id)?\s*[:#]?\s*[\w.:-]*\W*$", re.IGNORECASE)
+_INTRO_RE = re.compile(
+    r"^\W*(?:considering|given|based\s+on|in\s+view\s+of|in\s+light\s+of|taking\s+into\s+account|because\s+of|"
+    r"with|after|on\s+the\s+basis\s+of|from|overall|in\s+summary|in\s+conclusion|to\s+summari[sz]e)\b[^,;:]{0,200},\s*",
+    re.IGNORECASE,
+)
+_WEAK_ALT_RE = re.compile(r"^\W*(?:possibly|perhaps|maybe|or\s+possibly|alternatively)\s+(?=\w)", re.IGNORECASE)
 _FINAL_RE = re.compile(r"\b(?:final|definitive|confirmed|established|revised|correct)\s+(?:diagnosis|dx|answer)\b",
                        re.IGNORECASE)
 _NEGATIVE_HEDGE_RE = re.compile(
@@ -221,8 +230,8 @@ _NEGATIVE_HEDGE_RE = re.compile(
     re.IGNORECASE,
 )
 _PAREN_ALT_RE = re.compile(r"\(\s*(?:or|vs\.?|versus|differentials?|ddx|alternatively)\b", re.IGNORECASE)
-_STRONG_ALT_RE = re.compile(r"\s(?:and/or|vs\.?|versus)\s|^either\s", re.IGNORECASE)
-_LIST_SPLIT_RE = re.compile(r"\s*,\s*(?:and\s+|&\s+|or\s+)?|\s+(?:and|&|and/or)\s+", re.IGNORECASE)
+_STRONG_ALT_RE = re.compile(r"\s(?:and/or|vs\.?|versus|>|>>|≫)\s|^either\s", re.IGNORECASE)
+_LIST_SPLIT_RE = re.compile(r"\s*,\s*(?:and\s+|&\s+|or\s+)?|\s+(?:and|&|and/or|>|>>|≫)\s+", re.IGNORECASE)
 _ARTICLE_RE = re.compile(r"^(?:a|an|the)\s", re.IGNORECASE)
 _SUBTYPE_TAIL_RE = re.compile(
     r"\b(?:type|form|variant|subtype|group|kind)(?:\s+[\w.-]{1,6})?\s*$|^\W*(?:type|form|variant|subtype|group)\b",
@@ -428,6 +437,15 @@ def cut_explanation(text: str, known: Known | None = None) -> tuple[list[str], l
     heads: list[str] = []
     alternatives: list[str] = []
     for start, end, inner in cuts:
+        weak = _WEAK_ALT_RE.match(inner)
+        if weak:  # "X, possibly Y": Y is an alternative when it reads as a disease
+            alt = strip_frames(inner[weak.end() :])
+            if alt and _name_like(alt) and (looks_like_disease(alt) or _has_symbol(alt) or (known is not None and known(alt))):
+                alternatives.append(alt)
+                head = text[:start].strip()
+                if head and head not in heads:
+                    heads.append(head)
+                continue
         if _ALT_CUE_RE.match(inner):
             alt = strip_frames(_ALT_CUE_RE.sub("", inner, count=1).lstrip(" ,;:.-–—"))
             if alt and _name_like(alt):
@@ -486,6 +504,10 @@ def _spans_of(primary: str, known: Known | None) -> tuple[list[str], list[str], 
     not_but = _NOT_BUT_RE.match(cleaned)
     if not_but:  # "Not Y but X": X is the answer
         cleaned = cleaned[not_but.end() :]
+    intro = _INTRO_RE.match(cleaned)
+    if intro and intro.end() < len(cleaned):  # "Considering the hypotonia and cardiomyopathy, X"
+        add(cleaned)
+        cleaned = cleaned[intro.end() :]
     add(cleaned)
     framed = strip_frames(cleaned)
     add(framed)
@@ -632,10 +654,27 @@ def _primary_index(segs: list[tuple[str, bool]], known: Known | None = None) -> 
 def _denies(text: str) -> bool:
     """A statement that does not assert the disease: negated, ruled out, a low suspicion, a history."""
     text = cut_contrast(text)
+    conj = _CONJUNCTION_RE.search(text)
+    if conj and conj.start() > 0:  # "X, but Y cannot be ruled out": the clause about Y is not about X
+        text = text[: conj.start()]
     if is_negated(text):
         return True
     lead = _LIGHT_CUT_RE.split(text, maxsplit=1)[0]  # "X, given a family history of Y" asserts X
     return _NEGATIVE_HEDGE_RE.search(lead) is not None
+
+
+def is_plain(answer: str) -> bool:
+    """Whether ``answer`` is a bare name: words separated by single spaces, no punctuation but ``-``
+    and ``'``, and none of the words the reader acts on (frames, hedges, cues, alternatives, negations,
+    explanations). Such an answer reads as itself, so the reader is skipped (most wrong answers in
+    training are bare names).
+
+    >>> is_plain("Gaucher disease type 1"), is_plain("Probable Gaucher disease"), is_plain("Gaucher disease, type 1")
+    (True, False, False)
+    """
+    if len(answer) > 200 or _PLAIN_RE.fullmatch(answer) is None:
+        return False
+    return not any(w in _SIGNAL_WORDS for w in answer.casefold().replace("-", " ").split())
 
 
 def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Known | None = None) -> Reading:
@@ -649,6 +688,8 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
     >>> read_answer("Fabry disease was ruled out").negated
     True
     """
+    if is_plain(answer):
+        return Reading(spans=(answer,), statement=answer)
     table = table_items(answer)
     if table:  # a markdown table: its rows are the candidates
         spans, _alts, _listed = _spans_of(table[0], known)
@@ -674,7 +715,8 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
         # an alternative after a comma/conjunction in the statement: "X, although Y is also possible"
         for m in _CONJUNCTION_RE.finditer(cleaned_primary):
             tail = cleaned_primary[m.end() :]
-            if _ALT_CUE_RE.search(tail) and not is_negated(tail.split(".")[0]):
+            first = tail.split(".")[0]
+            if _ALT_CUE_RE.search(tail) and (not is_negated(first) or _EXPLICIT_ALT_RE.search(first)):
                 name = strip_frames(_ALT_CUE_RE.sub(" ", tail).lstrip(" ,;:.-–—"))
                 heads, _a = cut_explanation(name, known)
                 name = strip_frames(heads[-1]) if heads else name
@@ -725,6 +767,8 @@ def read_item(item: str, *, known: Known | None = None) -> tuple[str, ...]:
     >>> read_item("Probable Gaucher disease (type 1)")[-1]
     'Gaucher disease (type 1)'
     """
+    if is_plain(item):
+        return (item,)
     first = segments(item)
     text = first[0][0] if first else item
     spans, _alts, _listed = _spans_of(text, known)
@@ -777,6 +821,7 @@ _ANCHOR_NEXT_OK = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)
 def _anchor_pattern(gold: str) -> re.Pattern[str] | None:
     words = _words(gold)
     if not words or len(gold) > 300:
@@ -817,3 +862,16 @@ def denies(text: str) -> bool:
     (True, True, False)
     """
     return _denies(text)
+
+
+_PLAIN_RE = re.compile(r"[^\W\d_][\w'’-]*(?: [^\W_][\w'’-]*)*")
+_SIGNAL_WORDS = frozenset(
+    w
+    for pattern in (_FRAME, _TRAIL, _CUE_RE.pattern, _ALT_CUE_RE.pattern, _PROSE_RE.pattern, _NEGATIVE_HEDGE_RE.pattern,
+                    _EXPLAIN_RE.pattern, _CONTRAST_RE.pattern, _NO_DIAGNOSIS_RE.pattern, _INTRO_RE.pattern,
+                    _LIGHT_CUT_RE.pattern, _DOWNRANK_RE.pattern, _FINAL_RE.pattern, NEGATION_WORDS)
+    for w in re.findall(r"[a-z]+", pattern.replace("\\s", " ").replace("\\w", " ").replace("\\b", " "))
+) - {"disease", "condition", "classic", "classically", "typical", "space", "red", "ring", "parenthesis", "mutations",
+     "variants", "involvement", "features", "medical", "data", "information", "ed", "es", "ing", "rs", "sz", "ie"} | {
+    "or", "and", "vs", "versus", "not", "no", "either", "nor", "but", "than"}
+"""Words the reader acts on (taken from its own patterns): an answer with none of them is plain."""
