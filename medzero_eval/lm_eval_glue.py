@@ -546,8 +546,8 @@ def _scores(payloads: Iterable[Mapping[str, Any]]):
     return [Score.model_validate(p["score"]) for p in payloads]
 
 
-def agg_score(payloads: Sequence[Mapping[str, Any]]) -> float:
-    """lm-eval aggregation of the ``score`` metric: the number of items; never raises.
+def agg_score(payloads: Sequence[Mapping[str, Any]]) -> int:
+    """lm-eval aggregation of the ``score`` metric: the number of items (an int); never raises.
 
     Logs one warning when more than the task's ``max_error_share`` of the items got ``Status.error``
     (they are left out of every metric) and one error when more than the scorer's ``max_unjudged_share``
@@ -557,7 +557,7 @@ def agg_score(payloads: Sequence[Mapping[str, Any]]) -> float:
         check_scores(payloads)
     except Exception:  # the check must never cost the run its results
         logger.exception("medzero: could not check the scores of this task")
-    return float(len(payloads))
+    return len(payloads)
 
 
 def check_scores(payloads: Sequence[Mapping[str, Any]]) -> dict[str, int]:
