@@ -112,6 +112,21 @@ def test_standard_and_conversational_completions_score_the_same():
     assert completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == "a"
 
 
+def test_malformed_completions_never_sink_the_batch():
+    """None, a bare message dict, a number or a list with a non-dict item: each row is scored from its text
+    (None is the empty completion), the other rows keep their rewards."""
+    funcs = TRLRewards(CountingScorer()).functions()
+    text = "<think>x</think><answer>4</answer>"
+    good = _call_all(funcs, [text], reference=[_ref("4")])
+    odd = [None, {"role": "assistant", "content": text}, 4, [text, None], text]
+    values = _call_all(funcs, odd, reference=[_ref("4")] * len(odd))
+    scorer = CountingScorer()
+    for name, column in values.items():
+        assert column[1] == column[3] == column[4] == good[name][0]  # dict / [str, None] read like the text
+        assert column[0] == scorer.score("", {"answer": "4"}).components[name.split("_")[1]]
+        assert column[2] == scorer.score("4", {"answer": "4"}).components[name.split("_")[1]]
+
+
 def test_reference_column_as_json_or_dict_and_record_columns_score_alike(orphanet_path):
     """Real RareBench records: the reference as JSON strings, as dicts, or as the record's own columns."""
     recs = records.load_rarebench("mme")[:6]

@@ -76,11 +76,26 @@ def completion_text(completion: Completion) -> str:
     '<answer>x</answer>'
     >>> completion_text([{"role": "assistant", "content": [{"type": "text", "text": "<answer>x</answer>"}]}])
     '<answer>x</answer>'
+
+    Anything else never raises: ``None`` is the empty completion (scored as such), one message dict is
+    a one-message conversation, a list item that is a plain string is its text, other values their ``str``.
+
+    >>> completion_text(None), completion_text({"role": "assistant", "content": "a"}), completion_text(["a", 1])
+    ('', 'a', 'a1')
     """
     if isinstance(completion, str):
         return completion
+    if completion is None:
+        return ""
+    if isinstance(completion, Mapping):
+        completion = [completion]
+    elif not isinstance(completion, (list, tuple)):
+        return str(completion)
     parts: list[str] = []
     for message in completion:
+        if not isinstance(message, Mapping):
+            parts.append("" if message is None else str(message))
+            continue
         if message.get("role", "assistant") != "assistant":
             continue
         content = message.get("content") or ""
