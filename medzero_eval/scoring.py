@@ -249,9 +249,15 @@ def check_scorer_name(scorer_name: str) -> None:
 def make_scorer(scorer_name: str, config: Mapping[str, Any] | None = None, *, source: str = "--config/--set") -> Scorer:
     """``get_scorer(scorer_name, **config)``; a bad configuration raises :class:`SettingError`
     (one line naming ``source``, the bad setting and the fix) instead of a pydantic traceback."""
+    from medzero_rewards.judge.client import JudgeUnavailableError
+
     check_scorer_name(scorer_name)
     try:
         return get_scorer(scorer_name, **dict(config or {}))
+    except JudgeUnavailableError as exc:  # the openai extra or the API key is missing
+        raise SettingError(
+            f"{source}: judge: {exc} — fix the environment, or leave the judge out of the {scorer_name} settings"
+        ) from exc
     except (ValueError, TypeError, OSError) as exc:  # pydantic's ValidationError is a ValueError
         validation = _validation_error(exc)
         errors = validation.errors() if validation is not None else []

@@ -371,3 +371,16 @@ def test_run_broken_ehrsql_database_is_one_line_before_the_model(tmp_path: Path,
     proc = _medzero_eval_run(tmp_path, "--tasks", "ehrsql", "--metadata", json.dumps({"ehrsql_dir": str(folder)}))
     line = assert_one_line_error(proc, str(db), "truncated", "--metadata", "db_path")
     assert "--db " not in line and "no-such-model" not in proc.stderr
+
+
+def test_judge_without_its_api_key_is_one_line(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    inp = _jsonl(tmp_path / "c.jsonl", [{"completion": GOOD, "reference": records[0]}])
+    out = tmp_path / "scores.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "MEDZERO_TEST_NO_KEY"}
+    env["MEDZERO_TEST_NO_KEY"] = ""
+    judge = json.dumps({"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "MEDZERO_TEST_NO_KEY"})
+    proc = subprocess.run([sys.executable, "-m", "medzero_eval.cli", "score", "--scorer", "rarearena_rds", "--input",
+                           str(inp), "--output", str(out), "--no-progress", "--set", f"judge={judge}"],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert_one_line_error(proc, "--set: judge:", "MEDZERO_TEST_NO_KEY", "leave the judge out")
+    assert not out.exists()
