@@ -154,3 +154,10 @@ def test_doctests(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(f"medzero_rewards.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_capital_greek_letters_spell_out_like_small_ones() -> None:
+    """Capital epsilon, mu and sigma (and final sigma) were left as letters while their small forms were
+    spelled out, so normalising twice changed the name ("Ε" -> "ε" -> "epsilon")."""
+    for capital, small in (("Ε", "ε"), ("Μ", "μ"), ("Σ", "σ"), ("ς", "σ")):
+        assert N(capital) == N(small) == N(N(capital)), capital

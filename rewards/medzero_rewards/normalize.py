@@ -194,7 +194,8 @@ _SPECIAL_LETTERS = str.maketrans(
     {"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ß": "ss", "ł": "l", "Ł": "L",
      "α": " alpha ", "β": " beta ", "γ": " gamma ", "δ": " delta ", "ε": " epsilon ", "κ": " kappa ",
      "λ": " lambda ", "μ": " mu ", "σ": " sigma ", "ω": " omega ", "Α": " alpha ", "Β": " beta ",
-     "Γ": " gamma ", "Δ": " delta ", "Κ": " kappa ", "Λ": " lambda ", "Ω": " omega ",
+     "Γ": " gamma ", "Δ": " delta ", "Ε": " epsilon ", "Κ": " kappa ", "Λ": " lambda ", "Μ": " mu ",
+     "Σ": " sigma ", "ς": " sigma ", "Ω": " omega ",
      "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-"}
 )  # fmt: skip
 # " (ALS)", " (CMT1A)", " (MPS-I)", " (MPS I)": short capitalised group after a space, or at the start.

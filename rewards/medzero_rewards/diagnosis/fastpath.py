@@ -45,7 +45,7 @@ def fast_rows(
     share = s.config.language_penalty == "share"
     prefill, latin, zero = s.config.think_prefilled, s.latin, s.zero
     decider, language, gold_for = s.decider, s.language, s.golds.for_record
-    match, decisions = decider.match, decider.decisions
+    match, cached = decider.match, decider.decisions.get  # bound once: the cache is a dict subclass
     no_penalty = -w_language * 0.0 if w_language else 0.0  # what components() gives a penalty of 0
     max_completion, max_answer = s.config.max_completion_chars, s.config.max_answer_chars
     no_format = w_format * 0.0
@@ -91,7 +91,7 @@ def fast_rows(
             status = Status.empty if answer is not None and not answer else Status.format_error
             append((fmt + 0.0 + lang, False, answer, Tier.none, status, (fmt, 0.0, lang)))
             continue
-        d = decisions.get((answer, gold.uid, True)) or match(answer, gold, check_hacking=True)  # type: ignore[union-attr]
+        d = cached((answer, gold.uid, True)) or match(answer, gold, check_hacking=True)  # type: ignore[union-attr]
         accuracy = w_accuracy if d.correct else 0.0
         append((fmt + accuracy + lang, d.correct, answer, d.tier, d.status, (fmt, accuracy, lang)))
     return rows, golds

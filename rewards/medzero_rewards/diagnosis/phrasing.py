@@ -465,6 +465,10 @@ MAX_SEGMENTS = 64
 candidates listed further down gain nothing (and the reading stays bounded on hostile answers)."""
 
 
+MAX_SEGMENT_CHARS = 600
+"""Characters read per segment: a diagnosis is stated near the start of its sentence."""
+
+
 def segments(answer: str, limit: int = MAX_SEGMENTS) -> list[tuple[str, bool]]:
     """The answer as (segment, is_list_item): lines, then ``;`` parts, then sentences. A name-like
     part after a ``;`` counts as a list item ("X; Y").
@@ -484,7 +488,8 @@ def segments(answer: str, limit: int = MAX_SEGMENTS) -> list[tuple[str, bool]]:
         for j, part in enumerate(_SEMI_RE.split(body)):
             for sent in _SENTENCE_END_RE.split(" ".join(part.split())):  # single spaces: no long \s runs
                 if sent.strip() and len(out) < limit:
-                    out.append((sent.strip(), item or (j > 0 and _name_like(sent))))
+                    sent = sent.strip()[:MAX_SEGMENT_CHARS]
+                    out.append((sent, item or (j > 0 and _name_like(sent))))
                     item = False
             item = False
     return out
