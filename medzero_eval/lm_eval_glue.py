@@ -191,6 +191,12 @@ def _dataset(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"test": datasets.Dataset.from_list(docs)}
 
 
+def _dataset_with_scorer(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    if docs:  # build the scorer now: a configuration it refuses stops the task here, not item by item
+        build_scorer(docs[0]["scorer"])
+    return _dataset(docs)
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -235,7 +241,7 @@ def rarearena_path(setting: str, metadata: Mapping[str, Any]) -> Path:
 def load_rarearena(setting: str, style: str, **metadata: Any) -> dict[str, Any]:
     """``custom_dataset`` for the RareArena tasks: the RDC/RDS file (given, or from the Hub), as task documents."""
     recs = records.load_rarearena(rarearena_path(setting, metadata))
-    return _dataset(diagnosis_docs(recs, setting, style, diagnosis_scorer_config(metadata, style), metadata))
+    return _dataset_with_scorer(diagnosis_docs(recs, setting, style, diagnosis_scorer_config(metadata, style), metadata))
 
 
 def load_rarebench(subset: str, style: str = "r1", **metadata: Any) -> dict[str, Any]:
@@ -244,7 +250,7 @@ def load_rarebench(subset: str, style: str = "r1", **metadata: Any) -> dict[str,
     RareBench cases are phenotype lists without test results, i.e. RareArena's RDS setting.
     """
     recs = records.load_rarebench(subset, metadata.get("rarebench_dir") or None)
-    return _dataset(diagnosis_docs(recs, "rds", style, diagnosis_scorer_config(metadata, style), metadata))
+    return _dataset_with_scorer(diagnosis_docs(recs, "rds", style, diagnosis_scorer_config(metadata, style), metadata))
 
 
 def ehrsql_paths(metadata: Mapping[str, Any]) -> tuple[Path, Path, Path]:
@@ -334,10 +340,7 @@ def load_ehrsql(split: str, **metadata: Any) -> dict[str, Any]:
         config["timeout_s"] = float(metadata["timeout_s"])
     extra = _json_option(metadata.get("scorer_config"), "scorer_config") or {}
     config.update(extra)
-    docs = ehrsql_docs(recs, _schema_text(str(tables)), config, metadata)
-    if docs:  # build the scorer now: a database it refuses stops the task here, not item by item
-        _scorer(docs[0]["scorer"])
-    return _dataset(docs)
+    return _dataset_with_scorer(ehrsql_docs(recs, _schema_text(str(tables)), config, metadata))
 
 
 # --------------------------------------------------------------------------- scoring
@@ -349,6 +352,34 @@ def _scorer(spec: str):
 
     parsed = json.loads(spec)
     return get_scorer(parsed["name"], **parsed["config"])
+
+
+def build_scorer(spec: str):
+    """The scorer of a task's ``scorer`` spec, built when the task loads (before any generation): a
+    configuration it refuses -- an unknown setting, a missing file, a judge without its API key or
+    ``openai``, a database that is not EHRSQL's -- is one :class:`TaskConfigError` line naming the
+    ``--metadata`` key, never a ``Status.error`` on every item after the model has generated them all.
+
+    >>> build_scorer(scorer_spec("rarearena_rds", {"answer_format": "single"})).name
+    'rarearena_rds'
+    >>> try:
+    ...     build_scorer(scorer_spec("rarearena_rds", {"hierarchy_path": "/no/such/orphanet.json"}))
+    ... except TaskConfigError as exc:
+    ...     print(str(exc).split(" — ")[0])
+    rarearena_rds: Orphanet hierarchy not found: /no/such/orphanet.json
+    """
+    from medzero_rewards.judge.client import JudgeUnavailableError
+
+    name = json.loads(spec)["name"]
+    try:
+        return _scorer(spec)
+    except (JudgeUnavailableError, ValueError, TypeError, OSError) as exc:  # a ScorerConfigError is a ValueError
+        fix = (
+            "fix the environment, or the judge in --metadata (or MEDZERO_JUDGE)"
+            if isinstance(exc, JudgeUnavailableError)
+            else "fix the task options in --metadata (hierarchy_path, scorer_config, db_path; see tasks/README.md)"
+        )
+        raise TaskConfigError(f"{name}: {' '.join(str(exc).split())} — {fix}") from None
 
 
 @functools.lru_cache(maxsize=32)

@@ -384,3 +384,15 @@ def test_judge_without_its_api_key_is_one_line(tmp_path: Path, records: list[dic
                           capture_output=True, text=True, timeout=180, env=env)
     assert_one_line_error(proc, "--set: judge:", "MEDZERO_TEST_NO_KEY", "leave the judge out")
     assert not out.exists()
+
+
+def test_run_diagnosis_scorer_it_cannot_build_is_one_line_before_the_model(tmp_path: Path) -> None:
+    """A judge without its API key or a missing hierarchy file stops `run` in one line before the model
+    loads -- not a Status.error on every item after all the generation."""
+    judge = {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "MEDZERO_TEST_NO_KEY"}
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarebench_mme", "--metadata", json.dumps({"judge": judge}))
+    assert_one_line_error(proc, "rarearena_rds", "MEDZERO_TEST_NO_KEY", "--metadata")
+    missing = tmp_path / "orphanet_hypernym.json"
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarebench", "--metadata", json.dumps({"hierarchy_path": str(missing)}))
+    assert_one_line_error(proc, str(missing), "hierarchy_path")
+    assert "no-such-model" not in proc.stderr

@@ -435,3 +435,12 @@ def test_judge_down_logs_one_warning_per_task_not_one_per_item(caplog: pytest.Lo
     assert len(summary) == 1 and "4 further" in summary[0] and "4 from medzero_rewards.judge" in summary[0]
     assert all(r[glue.SCORE_METRIC]["score"]["status"] == "unjudged" for r in results)
     assert sum("needed the LLM judge" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_scorer_the_task_cannot_build_stops_the_task_when_it_loads(tmp_path: Path) -> None:
+    """Through lm-eval's own TaskManager: the scorer is built with the documents, so a missing hierarchy
+    file is one TaskConfigError line at load time, not a Status.error per item after generation."""
+    missing = tmp_path / "orphanet_hypernym.json"
+    with pytest.raises(glue.TaskConfigError) as info:
+        _load({"hierarchy_path": str(missing)}, "rarebench_mme")
+    assert str(missing) in str(info.value) and "\n" not in str(info.value) and "--metadata" in str(info.value)

@@ -234,6 +234,13 @@ def check_task_inputs(tasks: Iterable[str], metadata: Mapping[str, Any]) -> None
 
     ehrsql_paths = getattr(lm_eval_glue, "ehrsql_paths", None) or getattr(lm_eval_glue, "_ehrsql_paths")
     for task in tasks:
+        if task.startswith(("rarearena_rdc", "rarearena_rds", "rarebench_")):
+            # the scorer (its judge, hierarchy file, settings) is built here, so a bad one stops the run in
+            # one line before the model loads; lm-eval's tasks reuse it (same process, cached per spec)
+            style = "top5" if task.endswith("_top5") else "r1"
+            name = "rarearena_rdc" if task.startswith("rarearena_rdc") else "rarearena_rds"
+            config = lm_eval_glue.diagnosis_scorer_config(metadata, style)
+            lm_eval_glue.build_scorer(lm_eval_glue.scorer_spec(name, config, metadata))
         if task.startswith(("rarearena_rdc", "rarearena_rds")):
             setting = task[len("rarearena_"):][:3]
             path = Path(lm_eval_glue.rarearena_path(setting, metadata))
