@@ -17,10 +17,12 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from medzero_rewards.judge.client import JudgeUnavailableError
 from medzero_train.config import TrainConfig
 
-# what a user can fix (a missing file or model, a bad setting): one line, exit 1, no traceback
-USER_ERRORS = (FileNotFoundError, ValueError, KeyError)
+# what a user can fix (a missing file or model, a bad setting, a judge without its API key or the openai
+# extra): one line, exit 1, no traceback
+USER_ERRORS = (FileNotFoundError, ValueError, KeyError, JudgeUnavailableError)
 
 
 def one_line(exc: BaseException) -> str:

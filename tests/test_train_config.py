@@ -320,3 +320,14 @@ def test_documented_report_commands_parse_with_the_report_cli(tmp_path, monkeypa
         ctx = report.make_context("report", list(args))  # raises click's MissingParameter without --output
         assert str(ctx.params["out_dir"]).endswith("/report"), command
         assert [str(d) for d in ctx.params["log_dirs"]] == [args[0]] and args[0].endswith("/medzero_eval"), command
+
+
+def test_judge_without_its_api_key_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEDZERO_TEST_NO_KEY", raising=False)
+    judge = {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "MEDZERO_TEST_NO_KEY"}
+    path = tmp_path / "judge.yaml"
+    path.write_text(yaml.safe_dump(_base(rewards={"rarearena_rds": {"judge": judge}})))
+    result = CliRunner().invoke(main, ["--config", str(path), "--dry-run"])
+    assert result.exit_code == 1 and not isinstance(result.exception, RuntimeError), result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "MEDZERO_TEST_NO_KEY" in lines[0], result.output
