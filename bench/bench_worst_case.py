@@ -9,8 +9,9 @@ preset. This script feeds hostile shapes at 8, 16, 32, 64 and 96 KB to
 * ``ehrsql`` with ``workers=0`` (in-process) and ``workers=1`` (one worker process), on the real database,
 * the judge reply parser (``medzero_rewards.judge.parse_grades``),
 
-and prints, per (preset, shape), the time of the slowest item and a verdict against the 50 ms
-target. One item's time is ``score()`` with the Score's fields and details read, or ``score_batch()`` of that
+and prints, per (preset, shape), the time of the slowest item, the item's status at the largest
+size (``ok``, ``format``, ``error`` when an input cap refused it, ...; ``graded``/``unparsed`` for
+the parser) and a verdict against the 50 ms target. One item's time is ``score()`` with the Score's fields and details read, or ``score_batch()`` of that
 item with its Score read, each on a fresh diagnosis scorer (name caches cleared; the EHRSQL scorers
 are built once, their worker pool started and the gold result computed before timing),
 reported as separate rows (``score`` / ``batch``); the best of ``--repeats`` runs (an item over
@@ -170,7 +171,7 @@ class Target:
 
     name: str
     build: Callable[[], Any]
-    run: Callable[[Any, str], float]  # seconds for one item on a fresh/cleared target
+    run: Callable[[Any, str], tuple[float, str]]  # (seconds, outcome) for one item on a fresh/cleared target
     shapes: dict[str, Callable[[int], str]]
     close: Callable[[Any], None] = lambda _: None
     reuse: bool = False  # build once (worker pool) instead of once per item
@@ -187,29 +188,30 @@ def _clear_name_caches() -> None:
                 clear()
 
 
-def _read_score(score: Any) -> None:
-    """Touch everything a caller reads (a Score may be built lazily)."""
+def _read_score(score: Any) -> str:
+    """Touch everything a caller reads (a Score may be built lazily); return its status."""
     finite = math.isfinite(float(score.reward))
     _ = (score.status, score.reason, score.correct, dict(score.components), dict(score.details or {}))
     if not finite:
         raise ValueError(f"reward is not finite: {score.reward!r}")
+    return str(getattr(score.status, "value", score.status))
 
 
 def _scorer_run(reference: dict[str, Any]) -> Callable[[Any, str], float]:
-    def run(scorer: Any, text: str) -> float:
+    def run(scorer: Any, text: str) -> tuple[float, str]:
         t = time.perf_counter()
-        _read_score(scorer.score(text, reference))
-        return time.perf_counter() - t
+        status = _read_score(scorer.score(text, reference))
+        return time.perf_counter() - t, status
 
     return run
 
 
 def _batch_run(reference: dict[str, Any]) -> Callable[[Any, str], float]:
-    def run(scorer: Any, text: str) -> float:
+    def run(scorer: Any, text: str) -> tuple[float, str]:
         t = time.perf_counter()
         batch = scorer.score_batch([text], [reference])
-        _read_score(batch[0])
-        return time.perf_counter() - t
+        status = _read_score(batch[0])
+        return time.perf_counter() - t, status
 
     return run
 
@@ -262,13 +264,14 @@ def _targets(data: Path, ehrsql_timeout_s: float) -> list[Target]:
     else:
         print(f"(no EHRSQL database at {db}: ehrsql presets skipped)")
 
-    def parse_run(_: Any, text: str) -> float:
+    def parse_run(_: Any, text: str) -> tuple[float, str]:
         t = time.perf_counter()
         try:
             parse_grades(text, 5)
+            outcome = "graded"
         except VerdictParseError:
-            pass  # a defined outcome: the reply had no grade
-        return time.perf_counter() - t
+            outcome = "unparsed"  # a defined outcome: the reply had no grade
+        return time.perf_counter() - t, outcome
 
     out.append(Target("judge_parser", lambda: None, parse_run, {**TEXT_SHAPES, **REPLY_SHAPES}))
     return out
@@ -283,6 +286,7 @@ class Row:
     shape: str
     times: dict[int, float | None] = field(default_factory=dict)  # KB -> seconds (None: skipped)
     base: dict[int, float] = field(default_factory=dict)
+    outcome: str = ""  # the item's status at the largest size run (e.g. "error" when an input cap refused it)
     error: str = ""
 
     def slowest(self) -> tuple[int, float] | None:
@@ -305,20 +309,20 @@ def _baseline(text: str, repeats: int) -> float:
     return max(best, 1e-7)
 
 
-def _measure(target: Target, text: str, repeats: int, shared: Any) -> float:
-    best = math.inf
+def _measure(target: Target, text: str, repeats: int, shared: Any) -> tuple[float, str]:
+    best, outcome = math.inf, ""
     for _ in range(repeats):
         obj = shared if target.reuse else target.build()
         gc.collect()
         try:
-            took = target.run(obj, text)
+            took, outcome = target.run(obj, text)
         finally:
             if not target.reuse:
                 target.close(obj)
         best = min(best, took)
         if took > 4 * TARGET_S:  # a clear miss: one measurement says enough
             break
-    return best
+    return best, outcome
 
 
 def _iter_rows(targets: list[Target], sizes: list[int], shapes: set[str] | None, repeats: int,
@@ -334,7 +338,7 @@ def _iter_rows(targets: list[Target], sizes: list[int], shapes: set[str] | None,
                     text = make(kb * 1024)
                     row.base[kb] = _baseline(text, repeats)
                     try:
-                        took = _measure(target, text, repeats, shared)
+                        took, row.outcome = _measure(target, text, repeats, shared)
                     except Exception as exc:  # noqa: BLE001 - reported as the verdict
                         row.error = f"{type(exc).__name__}: {str(exc)[:80]}"
                         break
@@ -375,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"worst-case items at {', '.join(f'{kb} KB' for kb in sizes)}; target {TARGET_S * 1000:.0f} ms per item; "
           f"best of {repeats}; baseline = str.split + str.lower over the same text")  # fmt: skip
     size_cols = "".join(f"{str(kb) + 'KB':>9}" for kb in sizes)
-    header = f"{'preset':<26}{'shape':<20}{size_cols}{'slowest ms':>11}{'base us':>9}{'ratio':>9}  verdict"
+    header = f"{'preset':<26}{'shape':<20}{size_cols}{'slowest ms':>11}{'base us':>9}{'ratio':>9}  {'status':<14}verdict"
     print(header)
     print("-" * len(header))
     rows: list[Row] = []
@@ -389,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             tail = f"{'-':>11}{'-':>9}{'-':>9}"
         verdict = f"EXC {row.error}" if row.error else ("MISS" if row.missed() else "ok")
-        print(f"{row.target:<26}{row.shape:<20}{cells}{tail}  {verdict}", flush=True)
+        print(f"{row.target:<26}{row.shape:<20}{cells}{tail}  {row.outcome:<14}{verdict}", flush=True)
 
     print()
     print(f"{'preset':<26}{'slowest item':>13}  {'shape @ size':<28}verdict")
