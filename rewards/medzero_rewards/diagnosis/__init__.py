@@ -11,11 +11,22 @@ One code path for the GRPO reward and the lm-eval metric. Per completion:
    vetoed (``Fraser`` vs ``Frasier syndrome``);
 3. with a hierarchy, an answer that matches a direct Orphanet parent of the gold with
    ``parent_disease_count <= max_parent_disease_count`` is tier ``hypernym`` (never correct);
-4. single-answer mode: an answer naming several diseases (``A or B``, a list) or a negation
-   (``not A``, ``A was excluded``) is ``Status.hacking`` and earns no accuracy credit; otherwise the
-   answer is matched once more without labels, markdown and likelihood notes (``Diagnosis: **X**
-   (most likely)``); similar-but-unsure pairs are ``uncertain`` (not correct; the judge decides if
-   one is configured);
+4. an answer that is not a bare matching name is *read* (:mod:`.phrasing`): hedges ("Probable X",
+   "X, most likely"), sentences ("X is the most likely diagnosis.", "The findings point to X."),
+   explanations ("X, an X-linked ...", "X (enzyme deficiency)", "X due to ..." unless the whole is
+   itself a known name), markdown and labels, a justification after the name, and in ranked mode a
+   reason after each item ("1. X - because ...", tables, "A, B, C" on one line); each span read is
+   matched in turn. A qualifier (type code, letter, inheritance, onset, "(type 2)") is never cut, so
+   a near-name sibling stays a sibling. Single-answer mode: several candidates ("X or Y", "X vs Y",
+   "X, Y and Z", "X; differential: Y", "X. Alternatively Y", a list) or a statement that does not
+   assert the disease ("not X", "X was ruled out", "low suspicion for X") is ``Status.hacking``, no
+   accuracy credit; a negated mention after the answer ("X rather than Y") is not a candidate;
+   a ranked item marked as ruled out does not count;
+   no match: ``none`` only when the scorer *knows* the answer is different -- a guard conflict (another
+   type, gene, inheritance, onset: :mod:`~medzero_rewards.matching`) or, with the hierarchy (and a
+   gold it knows), an answer that is itself another Orphanet entity; everything else (a plausible
+   synonym, an eponym, another language, a phrasing it does not understand) is ``uncertain`` (not
+   correct; the judge decides when one is configured);
 5. with a judge, :meth:`DiagnosisScorer.score_batch` sends the items that need it in one
    ``judge_many`` call and merges the grades (2 -> synonym/correct, 1 -> hypernym, 0 -> none).
    ``judge_misses`` also sends answers decided ``none``; a ``hypernym`` decided by the hierarchy is
@@ -35,7 +46,9 @@ Reward (``Score.components`` holds each weighted component, ``Score.reward`` the
 
 Items that could not be scored get a defined result, never an exception: missing/blank gold ->
 ``Status.error``, reward 0; no answer -> ``Status.format_error`` (format credit only); an empty answer
--> ``Status.empty``; an unusable judge verdict -> ``Status.unjudged`` with ``correct=False``, flagged,
+-> ``Status.empty``; a completion over ``max_completion_chars`` (100,000) -> ``Status.format_error``,
+not parsed, reward 0; an answer over ``max_answer_chars`` (4,000) -> ``Status.format_error``, not read
+(format credit only); an unusable judge verdict -> ``Status.unjudged`` with ``correct=False``, flagged,
 and the reward of the deterministic decision (an ``uncertain`` item therefore earns no accuracy).
 
 ``Score.details`` keys (stable; lm-eval metrics and TRL logging read them):
@@ -53,6 +66,8 @@ Modules (one job each):
 
 * :mod:`.config` -- :class:`DiagnosisConfig`, the preset weights;
 * :mod:`.extract` -- the answer block of a completion (per preset) and the language check;
+* :mod:`.phrasing` -- reading the diagnosis out of hedges, sentences, explanations and lists;
+* :mod:`.cache` -- caches bounded by bytes;
 * :mod:`.gold` -- the gold names of a record, normalised once;
 * :mod:`.decide` -- the matching decision (exact / synonym / hypernym / uncertain / none, hacking);
 * :mod:`.cascade` -- which items go to the judge and how its grades merge;
