@@ -159,5 +159,5 @@ def test_doctests(module: str) -> None:
 def test_capital_greek_letters_spell_out_like_small_ones() -> None:
     """Capital epsilon, mu and sigma (and final sigma) were left as letters while their small forms were
     spelled out, so normalising twice changed the name ("Ε" -> "ε" -> "epsilon")."""
-    for capital, small in (("Ε", "ε"), ("Μ", "μ"), ("Σ", "σ"), ("ς", "σ")):
+    for capital, small in (("Ε", "ε"), ("Μ", "μ"), ("Σ", "σ"), ("ς", "σ"), ("ὠ", "ω"), ("ά", "α")):
         assert N(capital) == N(small) == N(N(capital)), capital

@@ -238,6 +238,7 @@ def _fold(s: str) -> str:
     s = unicodedata.normalize("NFKC", s).translate(_SPECIAL_LETTERS)
     if not s.isascii():
         s = "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+        s = s.translate(_SPECIAL_LETTERS)  # a letter that had an accent ("ὠ" -> "ω") is spelled out too
     return s
 
 
