@@ -152,6 +152,8 @@ SQL_SHAPES: dict[str, Callable[[int], str]] = {
     ),
     "sql_long": lambda n: _sql_completion(_sql_long(n), n),
     "sql_nested": lambda n: _sql_completion(_sql_nested(n), n),
+    # an unclosed code fence followed by letters: cubic backtracking in the old extract_sql
+    "sql_open_fence": lambda n: "<think>x</think><answer>```" + "a" * (n - 40) + "</answer>",
 }
 REPLY_SHAPES: dict[str, Callable[[int], str]] = {
     "reply_brackets": lambda n: "[" * n,

@@ -35,3 +35,10 @@ def test_bench_ehrsql_runs(ehrsql_dir: Path) -> None:
     out = _run("bench_ehrsql.py", "--data", str(ehrsql_dir), "--repeats", "1")
     assert "official numbers (identical in every variant)" in out
     assert "GRPO batch 64 x 8" in out
+
+
+def test_bench_worst_case_runs(shared_data: Path) -> None:
+    out = _run("bench_worst_case.py", "--data", str(shared_data), "--small")
+    assert "judge_parser" in out and "slowest item" in out
+    for preset in ("diagnosis_zero score", "recommended ranked batch", "ehrsql_w0 score", "ehrsql_w1 batch"):
+        assert preset in out
