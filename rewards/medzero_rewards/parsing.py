@@ -433,7 +433,8 @@ _MARKER_RE = re.compile(
       | \d{1,2}\s*[.)\]](?!\d)            # 1.  1)  1]   (not 22q11.2 / 1.5)
       | \d{1,2}\s*:(?=\s)                 # 1:
       | \d{1,2}\s+[-–—](?=\s)             # 1 -
-      | [-*•·▪‣◦●○■□+–—](?=\s)           # bullets
+      | [-*•·▪‣◦●○■□+–—→](?=\s)          # bullets
+      | \(?[A-Ha-h]\s*[.)](?=\s)           # A.  b)  (c)   (lettered lists)
     )\s*""",
     re.VERBOSE,
 )
@@ -571,7 +572,8 @@ def _split_inline_numbers(line: str) -> list[str]:
     return parts
 
 
-_NUMBERED_RE = re.compile(r"^\s*[*_]*\s*(?:\(\s*\d{1,2}\s*\)|#\s?\d{1,2}|\d{1,2}\s*[.):\]](?!\d)|\d{1,2}\s+[-–—]\s)"
+_NUMBERED_RE = re.compile(r"^\s*[*_]*\s*(?:\(\s*\d{1,2}\s*\)|#\s?\d{1,2}|\d{1,2}\s*[.):\]](?!\d)|\d{1,2}\s+[-–—]\s|"
+                          r"\(?[A-Ha-h]\s*[.)]\s)"
                           r"|^\s*[*_]*\s*(?:rank|option|choice|candidate)\s*#?\d{1,2}\b", re.IGNORECASE)
 
 

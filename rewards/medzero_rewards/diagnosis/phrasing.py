@@ -147,7 +147,7 @@ _SENTENCE_END_RE = re.compile(
 _SEMI_RE = re.compile(r"[;；](?![^()]*\))")  # not inside parentheses ("t(9;11)")
 _MARKER_RE = re.compile(
     r"^\s*(?:\(\s*\d{1,2}\s*\)|#\s?\d{1,2}\s*[.:)\-–—]?|\d{1,2}\s*[.)\]](?!\d)|\d{1,2}\s*:(?=\s)|"
-    r"\d{1,2}\s+[-–—](?=\s)|[-*•·▪‣◦●○■□+–—](?=\s))"
+    r"\d{1,2}\s+[-–—](?=\s)|[-*•·▪‣◦●○■□+–—→](?=\s)|\(?[A-Ha-h]\s*[.)](?=\s))"
 )
 _HEADER_RE = re.compile(r"[:：]\s*[*_]*\s*$")
 _JUSTIFY_HEADER_RE = re.compile(
