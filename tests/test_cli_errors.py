@@ -396,3 +396,15 @@ def test_run_diagnosis_scorer_it_cannot_build_is_one_line_before_the_model(tmp_p
     proc = _medzero_eval_run(tmp_path, "--tasks", "rarebench", "--metadata", json.dumps({"hierarchy_path": str(missing)}))
     assert_one_line_error(proc, str(missing), "hierarchy_path")
     assert "no-such-model" not in proc.stderr
+
+
+def test_run_lm_eval_option_errors_are_one_line(tmp_path: Path) -> None:
+    """What lm-eval itself rejects (--metadata that is not JSON, a task name it does not know) is one line,
+    not lm-eval's traceback, and comes before any model loads."""
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarebench_mme", "--metadata", "{bad")
+    assert_one_line_error(proc, "lm-eval options", "Invalid JSON", "{bad")
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarebench_mme,rarebench_nope")
+    line = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert line.startswith("error: lm-eval options: Tasks not found: rarebench_nope") and "lm_eval list tasks" in line
+    assert "no-such-model" not in proc.stderr

@@ -161,6 +161,18 @@ def set_cpu_threads(threads: int | None) -> str | None:
 # --------------------------------------------------------------------------- task inputs
 
 
+def _lm_eval_option_error(exc: BaseException) -> Exception:
+    """lm-eval's rejection of its command line (``--metadata`` that is not JSON, an unknown task...) as
+    one :class:`~medzero_eval.lm_eval_glue.TaskConfigError` line instead of lm-eval's traceback."""
+    from medzero_eval.commands import one_line
+    from medzero_eval.lm_eval_glue import TaskConfigError
+
+    text = one_line(str(exc))
+    fix = ("`lm_eval list tasks` lists lm-eval's tasks, tasks/README.md medzero's" if text.startswith("Tasks not found")
+           else "see `medzero-eval run --help` and tasks/README.md")
+    return TaskConfigError(f"lm-eval options: {text} — {fix}")
+
+
 def parse_run_args(argv: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
     """The tasks and the task metadata (``--metadata`` merged over ``--model_args``, as lm-eval merges
     them) of an lm-eval ``run`` command line, parsed by lm-eval's own parser. ``([], {})`` when lm-eval
@@ -175,8 +187,10 @@ def parse_run_args(argv: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
             if getattr(namespace, "command", None) != "run":
                 return [], {}
             config = EvaluatorConfig.from_cli(namespace)
-    except (SystemExit, ValueError, TypeError, FileNotFoundError):
+    except SystemExit:  # an argparse usage error: lm-eval prints its usage line itself
         return [], {}
+    except (ValueError, TypeError, FileNotFoundError) as exc:  # lm-eval would raise it with a traceback
+        raise _lm_eval_option_error(exc) from None
     tasks = config.tasks if isinstance(config.tasks, list) else str(config.tasks or "").split(",")
     return [t for task in tasks if isinstance(task, str) for t in task.split(",") if t], dict(config.metadata or {})
 
@@ -296,6 +310,10 @@ def run_lm_eval(args: Sequence[str], *, threads: int | None = None, check_inputs
     sys.argv = ["lm-eval", *argv]
     try:
         cli_evaluate()
+    except ValueError as exc:  # only lm-eval's own check of the task names; anything else keeps its traceback
+        if not str(exc).startswith("Tasks not found"):
+            raise
+        raise _lm_eval_option_error(exc) from None
     finally:
         sys.argv = saved
 
