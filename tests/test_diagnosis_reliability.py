@@ -101,14 +101,14 @@ def test_phrasing_reads_a_bounded_number_of_segments(monkeypatch: pytest.MonkeyP
 def test_trailing_frames_are_stripped_word_by_word(monkeypatch: pytest.MonkeyPatch) -> None:
     """A regex anchored at the end retried from every start: 0.8 s on ", most likely" x 300."""
     calls = {"n": 0}
-    real = phrasing._TRAIL_WORD_RE
+    real = phrasing.TRAIL_WORD_RE
 
     class Counting:
         def fullmatch(self, s: str) -> Any:
             calls["n"] += 1
             return real.fullmatch(s)
 
-    monkeypatch.setattr(phrasing, "_TRAIL_WORD_RE", Counting())
+    monkeypatch.setattr(phrasing, "TRAIL_WORD_RE", Counting())
     text = "Fabry disease" + ", most likely" * 300
     assert phrasing.strip_frames(text) == "Fabry disease"
     assert calls["n"] <= 2 * 600 + 2  # each trailing word once (per pass of strip_frames)

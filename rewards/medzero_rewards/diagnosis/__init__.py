@@ -67,6 +67,7 @@ Modules (one job each):
 * :mod:`.config` -- :class:`DiagnosisConfig`, the preset weights;
 * :mod:`.extract` -- the answer block of a completion (per preset) and the language check;
 * :mod:`.phrasing` -- reading the diagnosis out of hedges, sentences, explanations and lists;
+* :mod:`.vocabulary` -- the words and patterns the reader acts on;
 * :mod:`.cache` -- caches bounded by bytes;
 * :mod:`.gold` -- the gold names of a record, normalised once;
 * :mod:`.decide` -- the matching decision (exact / synonym / hypernym / uncertain / none, hacking);

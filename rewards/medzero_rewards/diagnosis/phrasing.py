@@ -39,13 +39,63 @@ Rewrites of the primary segment, tried in this order (each documented below):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
-from medzero_rewards.matching import GUARD_WORDS
 from medzero_rewards.normalize import normalize_name
-from medzero_rewards.parsing import NEGATION_WORDS, clean_item, is_negated, split_candidates, table_items
+from medzero_rewards.parsing import clean_item, is_negated, split_candidates, table_items
+
+from .vocabulary import (
+    Known,
+    MAX_SEGMENTS,
+    MAX_SEGMENT_CHARS,
+    ALT_CUE_RE,
+    ANCHOR_BLOCK_RE,
+    ANCHOR_NEXT_OK,
+    ARTICLE_RE,
+    CLAUSE_RE,
+    CLOSING,
+    CONJUNCTION_RE,
+    CONTRAST_RE,
+    CUE_RE,
+    DISEASE_HEAD_RE,
+    DOWNRANK_RE,
+    EXPLAIN_RE,
+    EXPLICIT_ALT_RE,
+    FINAL_RE,
+    FRAME,
+    GUARD_WORDS,
+    HEADER_RE,
+    HEDGE,
+    IDENTIFIER_RE,
+    INTRO_RE,
+    JUSTIFY_HEADER_RE,
+    LAST_TOKEN_RE,
+    LEAD_RE,
+    LIGHT_CUT_RE,
+    LIST_SPLIT_RE,
+    MARKER_RE,
+    NEGATIVE_HEDGE_RE,
+    NOTE_RE,
+    NOT_BUT_RE,
+    NO_DIAGNOSIS_RE,
+    PAREN_ALT_RE,
+    PLAIN_RE,
+    PROSE_RE,
+    PROSE_START_RE,
+    QUALIFIER_FILLER,
+    SEMI_RE,
+    SENTENCE_END_RE,
+    SEPARATORS,
+    SIGNAL_WORDS,
+    STRONG_ALT_RE,
+    SUBTYPE_TAIL_RE,
+    TRAIL,
+    TRAIL_WORD_RE,
+    WEAK_ALT_RE,
+    WORD_RE,
+)
 
 __all__ = [
     "Reading",
@@ -65,187 +115,6 @@ __all__ = [
     "strip_frames",
 ]
 
-Known = Callable[[str], bool]
-"""``known(name)``: whether a raw name is a known disease name (e.g. in the Orphanet hierarchy)."""
-
-# ------------------------------------------------------------------------------------------------
-# Vocabulary. Frame words are never the first word of a real name (checked against Orphanet and
-# RareBench: "very" and "best" start names, so they are trailing-only).
-# ------------------------------------------------------------------------------------------------
-_HEDGE = (
-    r"probable|probably|possible|possibly|suspected|suspect|suspicion|suspicious|presumed|presumptive|"
-    r"presumably|likely|likeliest|most|more|highly|strongly|clinically|clinical|working|final|leading|"
-    r"top|definitive|definite|confirmed|provisional|tentative|query|questionable|favou?red|preferred|"
-    r"differential"
-)
-_FRAME = (
-    rf"{_HEDGE}|diagnosis|diagnoses|dx|ddx|answer|impression|conclusion|assessment|the|a|an|this|that|"
-    r"it|its|it's|is|are|was|be|would|could|may|might|seems?|appears?|i|we|my|our|i'm|i'd|think|believe|"
-    r"favou?r|favou?red|consider|considering|suggests?|suggestive|suggesting|indicates?|indicative|"
-    r"consistent|compatible|with|of|to|for|points?|pointing|picture|presentation|findings|case|patient|"
-    r"has|have|having|fits?|overall|in|summary|based|on|given|evidence|diagnosed|diagnose|as|represents?|"
-    r"here|then|so|therefore|thus|and|all|considered|differential|include|includes|including|are"
-)
-# Trailing frame words: none ends a real name ("a", "i", "features" do, so they are lead-only).
-_TRAIL = (
-    rf"{_HEDGE}|diagnosis|diagnoses|dx|ddx|answer|impression|conclusion|assessment|the|is|are|was|be|"
-    r"would|could|may|might|seems?|appears?|my|our|best|choice|option|candidate|explanation|here|"
-    r"overall|fits?|considered|differential|suspected"
-)
-_LEAD_RE = re.compile(rf"^(?:(?:{_FRAME})(?:\s+|\s*[:,]\s*|\s*[-–—]\s+))+(?=\w)", re.IGNORECASE)
-# Cues after which the diagnosis follows: "the diagnosis is X", "consistent with X", "points to X".
-_CUE_RE = re.compile(
-    r"""\b(?:
-        (?:diagnosis|dx|answer|impression|conclusion)\s+(?:is|would\s+be|of|=)
-      | (?:consistent|compatible|in\s+keeping)\s+with
-      | (?:suggestive|indicative|characteristic|diagnostic|suspicious|typical|classic)\s+(?:of|for)
-      | suspicion\s+(?:of|for) | in\s+favou?r\s+of | (?:a\s+)?case\s+of
-      | points?\s+to(?:wards?)?|pointing\s+to(?:wards?)?
-      | likely\s+(?:has|have|is|represents?|to\s+be)
-      | suffer(?:s|ing)?\s+from | diagnosed\s+with | presentation\s+of | (?:best\s+)?explained\s+by
-      | (?:suggests?|suggesting|indicates?|indicating|favou?rs?|favou?ring|supports?|supporting|
-         represents?|reflects?)(?:\s+(?:a\s+)?diagnosis\s+of)?
-      | (?:i|we)\s+(?:suspect|favou?r|consider|think|believe)(?:\s+(?:it\s+is|this\s+is|that))?
-      | (?:best\s+|top\s+|first\s+)?(?:guess|bet|pick|choice|opinion)\s+(?:is|would\s+be|=|:)
-    )\s*[:]?\s+""",
-    re.IGNORECASE | re.VERBOSE,
-)
-# Words of prose (a justification sentence), never of a disease name (checked against the data).
-_PROSE_RE = re.compile(
-    r"\b(?:is|are|was|were|been|being|has|have|had|this|these|those|it|its|they|their|there|patient|"
-    r"patients|findings?|symptoms?|signs?|presentation|supports?|supported|supporting|suggests?|"
-    r"suggested|suggesting|explains?|explained|explaining|because|since|given|based|would|should|could|"
-    r"can|will|shows?|showed|shown|seen|noted|evidence|history|reveals?|revealed|demonstrat\w*|"
-    r"confirm\w*|indicat\w*|rationale|reasoning|justification|explanation|fits?|remains?|accounts?|"
-    r"hallmark|classic\w*\s+(?:for|of)|points?)\b",
-    re.IGNORECASE,
-)
-_ALT_CUE_RE = re.compile(
-    r"""^\W*(?:or|and/or|either|vs\.?|versus)\b
-      | \b(?:alternatively|alternative(?:\s+diagnos[ie]s)?|differentials?|ddx|
-           other\s+(?:possibilit\w+|considerations?|candidates?|options?|diagnos[ie]s)|
-           another\s+(?:possibilit\w+|consideration|candidate|option)|also\s+consider\w*|
-           (?:is|are)\s+also\s+(?:a\s+)?(?:possib\w+|plausible|likely|considered)|
-           remains?\s+(?:a\s+)?(?:possib\w+|plausible|likely|considered|differential)|
-           also\s+(?:possible|likely|plausible)|
-           (?:could|may|might)\s+also\s+be|consider(?:ed)?|(?:should|must)\s+(?:also\s+)?be\s+(?:considered|excluded|ruled\s+out)|can(?:not|'t|\s+not)\s+(?:be\s+)?(?:exclude|rule)\w*|
-           not\s+(?:be\s+)?excluded|second(?:\s+most)?\s+likely|next\s+most\s+likely|less\s+likely\s*[:：]|
-           (?:or|and/or|vs\.?|versus)\b)""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_DISEASE_HEAD_RE = re.compile(
-    r"\b(?:disease|syndrome|disorder|deficiency|dystrophy|dysplasia|ataxia|an(?:a)?emia|palsy|cancer|"
-    r"(?!angiokeratoma|h(?:a)?ematoma|granuloma|xanthoma|scotoma|keratoma|lipoma\b)\w{3,}omas?|leuka?emia|tumou?r|"
-    r"(?!diagnosis|prognosis)\w+osis|\w+itis|\w+emia|\w+aemia|\w+uria|\w+pathy|\w+trophy|\w+plasia|\w+ism|\w+oses|morbus|"
-    r"type\s+\w+|fever|malformation|anomal(?:y|ies)|aciduria|acidemia|neoplasm|infection|degeneration)\b",
-    re.IGNORECASE,
-)
-_SENTENCE_END_RE = re.compile(
-    r"(?<=[.!?])(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bMr\.)(?<!\bMs\.)"
-    r"(?<!\bno\.)(?<!\bcf\.)(?<!\bsp\.)(?<!\bspp\.)[*_\"')\]]*\s+(?=[*_\"'(\[]*[A-Z0-9])"
-)
-_SEMI_RE = re.compile(r"[;；](?![^()]*\))")  # not inside parentheses ("t(9;11)")
-_MARKER_RE = re.compile(
-    r"^\s*(?:\(\s*\d{1,2}\s*\)|#\s?\d{1,2}\s*[.:)\-–—]?|\d{1,2}\s*[.)\]](?!\d)|\d{1,2}\s*:(?=\s)|"
-    r"\d{1,2}\s+[-–—](?=\s)|[-*•·▪‣◦●○■□+–—→](?=\s)|\(?[A-Ha-h]\s*[.)](?=\s))"
-)
-_HEADER_RE = re.compile(r"[:：]\s*[*_]*\s*$")
-_JUSTIFY_HEADER_RE = re.compile(
-    r"\b(?:rationale|reasoning|reasons?|justification|explanation|supporting|support|evidence|findings|"
-    r"features|why|basis|key\s+points|summary|because|clinical\s+course|discussion|notes?)\b",
-    re.IGNORECASE,
-)
-_NO_DIAGNOSIS_RE = re.compile(
-    r"^\W*(?:unknown|unclear|undetermined|undiagnosed|none|n/?a|no\s+diagnosis|not\s+sure|uncertain|"
-    r"i\s+(?:do\s+not|don't|cannot|can't)\s+know|cannot\s+(?:be\s+)?determined?|can't\s+determine|"
-    r"insufficient\s+(?:information|data|evidence)|not\s+enough\s+information)"
-    r"(?:\s+(?:diagnosis|etiology|cause|disease|condition|at\s+(?:this|the\s+moment|present)|yet|now))*\W*$",
-    re.IGNORECASE,
-)
-_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
-_QUALIFIER_FILLER = frozenset("type types subtype subtypes form forms variant variants phenotype onset the a an of and".split())
-_GUARD_WORDS = frozenset(w for ws in GUARD_WORDS.values() for w in ws) | {"linked", "x", "y"}
-
-# Where an explanation may start (its text then decides: a qualifier is never cut).
-_EXPLAIN_RE = re.compile(
-    r"""\s+\(                                    # a parenthesis after a space (not "t(9;11)")
-      | ,\s+(?=(?:a|an|the|which|that|who|whose|i\.e|e\.g|also|aka|formerly|caused|due\s+to|secondary\s+to|
-                 resulting|characteri[sz]ed|manifest\w*|presenting|typically|usually|given|based|
-                 supported|explain\w*|because|as|most\s+often|often|commonly|involving|affecting|
-                 classically|probably|likely|possibly|pending|awaiting|to\s+be|although|though|but|
-                 while|whereas|however)\b)
-      | \s+[-–—]{1,2}\s+ | \s*[:：]\s+
-      | \s+(?=(?:due\s+to|caused\s+by|secondary\s+to|resulting\s+from|characteri[sz]ed\s+by|
-                 associated\s+with|because|given|as\s+evidenced|supported\s+by|explaining|which|
-                 presenting\s+with|manifesting\s+as|with\s+(?:\w+\s+){0,2}(?:mutations?|variants?|
-                 involvement|features)|i\.e|e\.g|also\s+known\s+as|aka|although|though|while|whereas|
-                 (?:best\s+)?(?:explains?|accounts?\s+for|fits|is|was|are|remains|seems|appears|would|
-                 could|may|might|has|have|should|must|needs?)\s|pending|awaiting|to\s+be\s+confirmed)\b)
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
-_CONTRAST_RE = re.compile(
-    r"\s*(?:[,;(–—-]\s*)?(?:\b(?:but|and)\s+)?\b(?:rather\s+than|instead\s+of|as\s+opposed\s+to)\b"
-    r"|\s*[,;(–—-]\s*(?:but\s+|and\s+)?not\b(?!\s+(?:otherwise|further|elsewhere)\b)"
-    r"|\s+(?:but|and)\s+not\b(?!\s+(?:otherwise|further|elsewhere)\b)",
-    re.IGNORECASE,
-)
-_NOT_BUT_RE = re.compile(r"^\W*(?:it\s+is\s+|this\s+is\s+)?not\s+.+?(?:,\s*|\s+)but\s+(?:rather\s+)?(?=\w)", re.IGNORECASE)
-_CLAUSE_RE = re.compile(r"[,;]\s*(?:(?:al)?though|but|while|whereas|however|yet|and)\b|\s(?:al)?though\b|;",
-                        re.IGNORECASE)
-_CONJUNCTION_RE = re.compile(r"(?:,|;|\s[-–—])\s*(?:(?:al)?though|but|while|whereas|however|yet)\b|\s(?:al)?though\b",
-                             re.IGNORECASE)
-# Where a reason starts without ending a name's own words ("with", "due to" are left: names have them).
-_LIGHT_CUT_RE = re.compile(
-    r",?\s+(?:i\.e|e\.g|namely|aka)|,\s+(?:a|an|the|which|that|who|whose|given|because|since|as|based|supported|explain\w*|consistent|"
-    r"compatible|characteri[sz]ed|presenting|caused|due\s+to|although|though|but|while|whereas|likely|"
-    r"probably|possibly|most|typically|usually|pending|awaiting|to\s+be|mis-?diagnosed|initially|previously|"
-    r"formerly|earlier|after|with\s+a\s+(?:family\s+)?history)\b|\s+[-–—]{1,2}\s+|\s*[:：]\s+|"
-    r"\s+(?:given|because|since|which|best\s+explains?|explains?|accounts?\s+for|fits|is|was|are|remains|"
-    r"seems|appears)\s",
-    re.IGNORECASE,
-)
-_DOWNRANK_RE = re.compile(r"\b(?:less|un)\s*likely\b|\bless\s+probable\b|\bimprobable\b|\bdo(?:es)?\s*n[o']t\b|"
-                          r"\bdid\s*n[o']t\b|\bfails?\s+to\b", re.IGNORECASE)
-_EXPLICIT_ALT_RE = re.compile(r"^\W*(?:or|alternatively|differentials?|ddx|less\s+likely\s*[:：])\b|\b(?:alternatively|"
-                               r"differential|also\s+consider|remains?\s+(?:a\s+)?possib\w+|should\s+(?:also\s+)?be\s+considered|"
-                               r"can(?:not|'t|\s+not)\s+(?:be\s+)?(?:exclude|rule)\w*|not\s+(?:yet\s+)?(?:be\s+)?excluded)",
-                               re.IGNORECASE)
-_IDENTIFIER_RE = re.compile(r"^\W*(?:orpha(?:net)?|omim|mim|icd-?1[01]|hpo?|mondo|umls|snomed(?:\s*ct)?|gard|doid)\b"
-                            r"\s*(?:code|id)?\s*[:#]?\s*[\w.:-]*\W*$", re.IGNORECASE)
-_INTRO_RE = re.compile(
-    r"^\W*(?:considering|given|based\s+on|in\s+view\s+of|in\s+light\s+of|taking\s+into\s+account|because\s+of|"
-    r"with|after|on\s+the\s+basis\s+of|from|overall|in\s+summary|in\s+conclusion|to\s+summari[sz]e)\b[^,;:]{0,200},\s*",
-    re.IGNORECASE,
-)
-_WEAK_ALT_RE = re.compile(r"^\W*(?:possibly|perhaps|maybe|or\s+possibly|alternatively)\s+(?=\w)", re.IGNORECASE)
-_FINAL_RE = re.compile(r"\b(?:final|definitive|confirmed|established|revised|correct)\s+(?:diagnosis|dx|answer)\b",
-                       re.IGNORECASE)
-_NEGATIVE_HEDGE_RE = re.compile(
-    r"\b(?:low|little|minimal|no|weak)\s+(?:clinical\s+)?(?:suspicion|likelihood|probability|concern)\b|"
-    r"\b(?:family|past|prior|previous|personal)\s+(?:medical\s+)?history\s+of\b|\bhistory\s+of\b|"
-    r"\bmis-?diagnos\w*|\b(?:initially|previously|formerly|originally)\s+(?:\w+\s+){0,2}(?:diagnos\w*|"
-    r"thought|suspected|considered|treated)|\bdoubtful\b|\bexcluded\b|\bcarrier\s+(?:of|for)\b|"
-    r"\bat\s+risk\s+(?:of|for)\b|\bscreen(?:ed|ing)?\s+for\b|\brisk\s+of\b",
-    re.IGNORECASE,
-)
-_PAREN_ALT_RE = re.compile(r"\(\s*(?:or|vs\.?|versus|differentials?|ddx|alternatively)\b", re.IGNORECASE)
-_STRONG_ALT_RE = re.compile(r"\s(?:and/or|vs\.?|versus|>|>>|≫)\s|^either\s", re.IGNORECASE)
-_LIST_SPLIT_RE = re.compile(r"\s*,\s*(?:and\s+|&\s+|or\s+)?|\s+(?:and|&|and/or|>|>>|≫)\s+", re.IGNORECASE)
-_ARTICLE_RE = re.compile(r"^(?:a|an|the)\s", re.IGNORECASE)
-_SUBTYPE_TAIL_RE = re.compile(
-    r"\b(?:type|form|variant|subtype|group|kind)(?:\s+[\w.-]{1,6})?\s*$|^\W*(?:type|form|variant|subtype|group)\b",
-    re.IGNORECASE,
-)
-_NOTE_RE = re.compile(r"\(\s*(?:[^()]{0,40}?\b)?(?:(?:less|more|most|un)?\s*likely|possible|probable|suspected|"
-                      r"favou?red|alternative|differential)\b[^()]{0,40}\)", re.IGNORECASE)
-_ANCHOR_BLOCK_RE = re.compile(
-    r"\b(?:not|no|rather|than|instead|unlike|mimic\w*|similar|confused|distinct|differ\w*|related|"
-    r"phenocopy|versus|vs|excluded|exclude|ruled?|unlikely|less|alternatively|or)\b",
-    re.IGNORECASE,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What an answer says: names to try (priority order), other candidates, negation.
@@ -261,7 +130,7 @@ class Reading:
 
 
 def _words(text: str) -> list[str]:
-    return _WORD_RE.findall(text)
+    return WORD_RE.findall(text)
 
 
 def looks_like_disease(text: str) -> bool:
@@ -270,7 +139,7 @@ def looks_like_disease(text: str) -> bool:
     >>> looks_like_disease("Gaucher disease"), looks_like_disease("angiokeratomas and acroparesthesia")
     (True, False)
     """
-    return _DISEASE_HEAD_RE.search(text) is not None
+    return DISEASE_HEAD_RE.search(text) is not None
 
 
 def is_qualifier(text: str, *, symbols: bool = True) -> bool:
@@ -288,7 +157,7 @@ def is_qualifier(text: str, *, symbols: bool = True) -> bool:
         return True
     for w in words:
         low = w.casefold()
-        if low in _QUALIFIER_FILLER or low in _GUARD_WORDS or len(w) == 1 or any(c.isdigit() for c in w):
+        if low in QUALIFIER_FILLER or low in GUARD_WORDS or len(w) == 1 or any(c.isdigit() for c in w):
             continue
         if symbols and w.isupper() and len(w) <= 8:  # a gene symbol / acronym
             continue
@@ -297,7 +166,7 @@ def is_qualifier(text: str, *, symbols: bool = True) -> bool:
 
 
 def _is_prose(text: str) -> bool:
-    return _PROSE_RE.search(text) is not None and len(_words(text)) > 2
+    return PROSE_RE.search(text) is not None and len(_words(text)) > 2
 
 
 def _name_like(text: str) -> bool:
@@ -318,7 +187,7 @@ def strip_frames(text: str) -> str:
     s = text.strip()
     while prev != s:
         prev = s
-        s = _LEAD_RE.sub("", s, count=1)
+        s = LEAD_RE.sub("", s, count=1)
         s = _strip_trailing_frames(s)
     return s
 
@@ -327,28 +196,22 @@ def _strip_trailing_frames(s: str) -> str:
     """``s`` without its trailing run of frame words ("X, most likely", "X is the most likely
     diagnosis.", "X (suspected)") and trailing punctuation, word by word from the end (a regex anchored
     at the end would retry from every start position: quadratic on long runs)."""
-    base = s.rstrip(_CLOSING)
+    base = s.rstrip(CLOSING)
     rest, stripped = base, False
     while rest:
         window = rest[-80:]
-        tokens = _LAST_TOKEN_RE.findall(window)
+        tokens = LAST_TOKEN_RE.findall(window)
         if not tokens or not window.endswith(tokens[-1]):
             break
         tok = tokens[-1]
         before = rest[: len(rest) - len(tok)]
-        if "-" in tok or _TRAIL_WORD_RE.fullmatch(tok) is None or not before or not (
-                before[-1].isspace() or before[-1] in _SEPARATORS):  # fmt: skip
+        if "-" in tok or TRAIL_WORD_RE.fullmatch(tok) is None or not before or not (
+                before[-1].isspace() or before[-1] in SEPARATORS):  # fmt: skip
             break
-        rest, stripped = before.rstrip().rstrip(_SEPARATORS).rstrip(), True
+        rest, stripped = before.rstrip().rstrip(SEPARATORS).rstrip(), True
     if stripped:
         return rest.strip()
     return s.rstrip(" \t\n.,;:!?").strip()
-
-
-_CLOSING = " \t\n.,;:!?)]"
-_SEPARATORS = ",;:([–—-"
-_LAST_TOKEN_RE = re.compile(r"[\w'’-]+")
-_TRAIL_WORD_RE = re.compile(rf"(?:{_TRAIL})", re.IGNORECASE)
 
 
 def after_cue(text: str) -> str | None:
@@ -361,7 +224,7 @@ def after_cue(text: str) -> str | None:
     (None, None)
     """
     last = None
-    for m in _CUE_RE.finditer(text):
+    for m in CUE_RE.finditer(text):
         last = m
     if last is None or last.end() >= len(text):
         return None
@@ -380,7 +243,7 @@ def cut_contrast(text: str) -> str:
     >>> cut_contrast("Dendritic cell sarcoma not otherwise specified")
     'Dendritic cell sarcoma not otherwise specified'
     """
-    m = _CONTRAST_RE.search(text)
+    m = CONTRAST_RE.search(text)
     return text[: m.start()].strip() if m and m.start() > 0 else text
 
 
@@ -419,7 +282,7 @@ def cut_explanation(text: str, known: Known | None = None) -> tuple[list[str], l
     cuts: list[tuple[int, int, str]] = []  # (start, end, explanation text)
     pos = 0
     while len(cuts) < 12:
-        m = _EXPLAIN_RE.search(text, pos)
+        m = EXPLAIN_RE.search(text, pos)
         if m is None:
             break
         if m.start() == 0:
@@ -429,7 +292,7 @@ def cut_explanation(text: str, known: Known | None = None) -> tuple[list[str], l
             end = _paren_end(text, m.end() - 1)
             inner = text[m.end() : end - 1 if text[end - 1 : end] == ")" else end]
         else:
-            nxt = _EXPLAIN_RE.search(text, m.end())
+            nxt = EXPLAIN_RE.search(text, m.end())
             end = nxt.start() if nxt is not None else len(text)
             inner = text[m.end() : end]
         cuts.append((m.start(), end, inner.strip()))
@@ -437,7 +300,7 @@ def cut_explanation(text: str, known: Known | None = None) -> tuple[list[str], l
     heads: list[str] = []
     alternatives: list[str] = []
     for start, end, inner in cuts:
-        weak = _WEAK_ALT_RE.match(inner)
+        weak = WEAK_ALT_RE.match(inner)
         if weak:  # "X, possibly Y": Y is an alternative when it reads as a disease
             alt = strip_frames(inner[weak.end() :])
             if alt and _name_like(alt) and (looks_like_disease(alt) or _has_symbol(alt) or (known is not None and known(alt))):
@@ -446,11 +309,11 @@ def cut_explanation(text: str, known: Known | None = None) -> tuple[list[str], l
                 if head and head not in heads:
                     heads.append(head)
                 continue
-        if _ALT_CUE_RE.match(inner):
-            alt = strip_frames(_ALT_CUE_RE.sub("", inner, count=1).lstrip(" ,;:.-–—"))
+        if ALT_CUE_RE.match(inner):
+            alt = strip_frames(ALT_CUE_RE.sub("", inner, count=1).lstrip(" ,;:.-–—"))
             if alt and _name_like(alt):
                 alternatives.append(alt)
-        elif not inner or (is_qualifier(inner) and not _IDENTIFIER_RE.match(inner)) or (
+        elif not inner or (is_qualifier(inner) and not IDENTIFIER_RE.match(inner)) or (
                 known is not None and known(text[:end].strip())):  # fmt: skip
             continue
         head = text[:start].strip()
@@ -460,13 +323,8 @@ def cut_explanation(text: str, known: Known | None = None) -> tuple[list[str], l
     return heads, alternatives
 
 
-MAX_SEGMENTS = 64
-"""Segments read per answer. Later ones are not read: only the primary statement can earn credit, so
-candidates listed further down gain nothing (and the reading stays bounded on hostile answers)."""
 
 
-MAX_SEGMENT_CHARS = 600
-"""Characters read per segment: a diagnosis is stated near the start of its sentence."""
 
 
 def segments(answer: str, limit: int = MAX_SEGMENTS) -> list[tuple[str, bool]]:
@@ -482,11 +340,11 @@ def segments(answer: str, limit: int = MAX_SEGMENTS) -> list[tuple[str, bool]]:
             break
         if not line.strip():
             continue
-        marker = _MARKER_RE.match(line)
+        marker = MARKER_RE.match(line)
         item = marker is not None
         body = line[marker.end() :] if marker else line
-        for j, part in enumerate(_SEMI_RE.split(body)):
-            for sent in _SENTENCE_END_RE.split(" ".join(part.split())):  # single spaces: no long \s runs
+        for j, part in enumerate(SEMI_RE.split(body)):
+            for sent in SENTENCE_END_RE.split(" ".join(part.split())):  # single spaces: no long \s runs
                 if sent.strip() and len(out) < limit:
                     sent = sent.strip()[:MAX_SEGMENT_CHARS]
                     out.append((sent, item or (j > 0 and _name_like(sent))))
@@ -506,17 +364,17 @@ def _spans_of(primary: str, known: Known | None) -> tuple[list[str], list[str], 
             spans.append(s)
 
     cleaned = clean_item(primary)
-    not_but = _NOT_BUT_RE.match(cleaned)
+    not_but = NOT_BUT_RE.match(cleaned)
     if not_but:  # "Not Y but X": X is the answer
         cleaned = cleaned[not_but.end() :]
-    intro = _INTRO_RE.match(cleaned)
+    intro = INTRO_RE.match(cleaned)
     if intro and intro.end() < len(cleaned):  # "Considering the hypotonia and cardiomyopathy, X"
         add(cleaned)
         cleaned = cleaned[intro.end() :]
     add(cleaned)
     framed = strip_frames(cleaned)
     add(framed)
-    listed: list[str] = [_LIGHT_CUT_RE.split(cut_contrast(_without_explanatory_parens(cleaned)), maxsplit=1)[0]]
+    listed: list[str] = [LIGHT_CUT_RE.split(cut_contrast(_without_explanatory_parens(cleaned)), maxsplit=1)[0]]
     for base in (framed, after_cue(cleaned)):
         if not base:
             continue
@@ -528,12 +386,12 @@ def _spans_of(primary: str, known: Known | None) -> tuple[list[str], list[str], 
         for h in heads:
             add(strip_frames(h))
         listed.append(heads[-1] if heads else contrasted)
-    strong = _STRONG_ALT_RE.search(framed)
+    strong = STRONG_ALT_RE.search(framed)
     if strong:  # "X associated with Y and/or Z", "X vs Z (favouring the former)"
         listed.append(_without_explanatory_parens(framed))
     deparen = _without_explanatory_parens(framed)
     if deparen != framed:  # "X (reason) or Y (reason)"
-        listed.append(_LIGHT_CUT_RE.split(cut_contrast(deparen), maxsplit=1)[0])
+        listed.append(LIGHT_CUT_RE.split(cut_contrast(deparen), maxsplit=1)[0])
     return spans, alternatives, listed
 
 
@@ -548,7 +406,7 @@ def _without_explanatory_parens(text: str) -> str:
         end = _paren_end(text, i + 1)
         inner = text[i + 2 : end - 1]
         out.append(text[pos:i])
-        if (is_qualifier(inner) and not _IDENTIFIER_RE.match(inner)) or _ALT_CUE_RE.match(inner):
+        if (is_qualifier(inner) and not IDENTIFIER_RE.match(inner)) or ALT_CUE_RE.match(inner):
             out.append(text[i:end])
         pos = end
 
@@ -556,9 +414,9 @@ def _without_explanatory_parens(text: str) -> str:
 def _alternative_clause(text: str) -> str:
     """The clause of ``text`` that carries the alternative cue, the cue words removed ("This fits,
     although Y remains a possibility" -> "Y")."""
-    clauses = _CLAUSE_RE.split(text)
-    clause = next((c for c in clauses if _ALT_CUE_RE.search(c)), text)
-    return _ALT_CUE_RE.sub(" ", clause).strip(" ,;:.-–—")
+    clauses = CLAUSE_RE.split(text)
+    clause = next((c for c in clauses if ALT_CUE_RE.search(c)), text)
+    return ALT_CUE_RE.sub(" ", clause).strip(" ,;:.-–—")
 
 
 def _head_name(text: str, known: Known | None) -> str:
@@ -582,7 +440,7 @@ def _list_alternatives(text: str, keep: Collection[str], known: Known | None) ->
         if len(name) > 3 and name in masked.casefold() and ("," in name or " and " in name):
             i = masked.casefold().index(name)
             masked = masked[:i] + "\x00" * len(name) + masked[i + len(name) :]
-    bounds = [m.span() for m in _LIST_SPLIT_RE.finditer(masked)]
+    bounds = [m.span() for m in LIST_SPLIT_RE.finditer(masked)]
     if not bounds:
         return [text]
     parts: list[str] = []
@@ -591,14 +449,14 @@ def _list_alternatives(text: str, keep: Collection[str], known: Known | None) ->
         parts.append(text[start:a].strip())
         start = b
     parts.append(text[start:].strip())
-    if any(_ARTICLE_RE.match(p) for p in parts[1:]):  # "X, a rare disorder": an appositive
+    if any(ARTICLE_RE.match(p) for p in parts[1:]):  # "X, a rare disorder": an appositive
         return [text]
-    strong = _STRONG_ALT_RE.search(masked) is not None
+    strong = STRONG_ALT_RE.search(masked) is not None
     parts = [strip_frames(p) for p in parts if p.strip()]
     if len(parts) < 2 or any(
         not p or is_qualifier(p, symbols=False) or not _name_like(p)
-        or (i > 0 and _SUBTYPE_TAIL_RE.search(p) and len(p.split()) <= 3 and not strong
-            and not looks_like_disease(_SUBTYPE_TAIL_RE.sub("", p)) and not (len(parts) >= 3 and _has_code(p)))
+        or (i > 0 and SUBTYPE_TAIL_RE.search(p) and len(p.split()) <= 3 and not strong
+            and not looks_like_disease(SUBTYPE_TAIL_RE.sub("", p)) and not (len(parts) >= 3 and _has_code(p)))
         for i, p in enumerate(parts)
     ):
         return [text]
@@ -617,11 +475,6 @@ def _has_symbol(text: str) -> bool:
                for w in _words(text))  # fmt: skip
 
 
-_PROSE_START_RE = re.compile(r"^\W*(?:this|these|that|it|its|the|a|an|there|they|he|she|his|her|patient|"
-                             r"findings?|features?|presentation|based|given|because|since|as|with|in)\b",
-                             re.IGNORECASE)
-
-
 def _same(name: str, spans: Collection[str]) -> bool:
     key = normalize_name(name)
     return any(normalize_name(s) == key for s in spans)
@@ -635,19 +488,19 @@ def _primary_index(segs: list[tuple[str, bool]], known: Known | None = None) -> 
     fallback = None
     for i, (text, _item) in enumerate(segs):
         cleaned = clean_item(text)
-        if not cleaned or (_HEADER_RE.search(text) and len(_words(cleaned)) <= 6 and not looks_like_disease(cleaned)):
+        if not cleaned or (HEADER_RE.search(text) and len(_words(cleaned)) <= 6 and not looks_like_disease(cleaned)):
             continue
-        if _FINAL_RE.search(text) and not _denies(cleaned):
+        if FINAL_RE.search(text) and not _denies(cleaned):
             return i
         if first_stating is not None and fallback is not None:
             continue
         head = _head_name(cleaned, None)
-        if (_CUE_RE.search(text) or _name_like(cleaned) or text != cleaned or looks_like_disease(cleaned)
-                or (not _PROSE_START_RE.match(cleaned) and _name_like(head))
+        if (CUE_RE.search(text) or _name_like(cleaned) or text != cleaned or looks_like_disease(cleaned)
+                or (not PROSE_START_RE.match(cleaned) and _name_like(head))
                 or (known is not None and known(head))):  # fmt: skip
             if first_stating is None:
                 first_stating = i
-            if fallback is None and (not _denies(cleaned) or _NOT_BUT_RE.match(cleaned)):
+            if fallback is None and (not _denies(cleaned) or NOT_BUT_RE.match(cleaned)):
                 fallback = i
     if fallback is not None:
         return fallback
@@ -659,13 +512,13 @@ def _primary_index(segs: list[tuple[str, bool]], known: Known | None = None) -> 
 def _denies(text: str) -> bool:
     """A statement that does not assert the disease: negated, ruled out, a low suspicion, a history."""
     text = cut_contrast(text)
-    conj = _CONJUNCTION_RE.search(text)
+    conj = CONJUNCTION_RE.search(text)
     if conj and conj.start() > 0:  # "X, but Y cannot be ruled out": the clause about Y is not about X
         text = text[: conj.start()]
     if is_negated(text):
         return True
-    lead = _LIGHT_CUT_RE.split(text, maxsplit=1)[0]  # "X, given a family history of Y" asserts X
-    return _NEGATIVE_HEDGE_RE.search(lead) is not None
+    lead = LIGHT_CUT_RE.split(text, maxsplit=1)[0]  # "X, given a family history of Y" asserts X
+    return NEGATIVE_HEDGE_RE.search(lead) is not None
 
 
 def is_plain(answer: str) -> bool:
@@ -677,9 +530,9 @@ def is_plain(answer: str) -> bool:
     >>> is_plain("Gaucher disease type 1"), is_plain("Probable Gaucher disease"), is_plain("Gaucher disease, type 1")
     (True, False, False)
     """
-    if len(answer) > 200 or _PLAIN_RE.fullmatch(answer) is None:
+    if len(answer) > 200 or PLAIN_RE.fullmatch(answer) is None:
         return False
-    return not any(w in _SIGNAL_WORDS for w in answer.casefold().replace("-", " ").split())
+    return not any(w in SIGNAL_WORDS for w in answer.casefold().replace("-", " ").split())
 
 
 def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Known | None = None) -> Reading:
@@ -705,9 +558,9 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
     primary_i = _primary_index(segs, known)
     primary = segs[primary_i][0]
     cleaned_primary = clean_item(primary) or primary
-    if _NO_DIAGNOSIS_RE.match(cleaned_primary):
+    if NO_DIAGNOSIS_RE.match(cleaned_primary):
         return Reading(spans=(cleaned_primary,), no_diagnosis=True, statement=primary)
-    not_but = _NOT_BUT_RE.match(cleaned_primary)
+    not_but = NOT_BUT_RE.match(cleaned_primary)
     negated = not not_but and _denies(cut_contrast(cleaned_primary))
     spans, alternatives, listed = _spans_of(primary, known)
     others: list[str] = [a for a in alternatives if a]
@@ -718,36 +571,36 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
                 others.extend(strip_frames(c) or c for c in cands[1:])
                 break
         # an alternative after a comma/conjunction in the statement: "X, although Y is also possible"
-        for m in _CONJUNCTION_RE.finditer(cleaned_primary):
+        for m in CONJUNCTION_RE.finditer(cleaned_primary):
             tail = cleaned_primary[m.end() :]
             first = tail.split(".")[0]
-            if _ALT_CUE_RE.search(tail) and (not is_negated(first) or _EXPLICIT_ALT_RE.search(first)):
-                name = strip_frames(_ALT_CUE_RE.sub(" ", tail).lstrip(" ,;:.-–—"))
+            if ALT_CUE_RE.search(tail) and (not is_negated(first) or EXPLICIT_ALT_RE.search(first)):
+                name = strip_frames(ALT_CUE_RE.sub(" ", tail).lstrip(" ,;:.-–—"))
                 heads, _a = cut_explanation(name, known)
                 name = strip_frames(heads[-1]) if heads else name
                 if name and _name_like(name) and not is_qualifier(name, symbols=False):
                     others.append(name)
                 break
         # "X (most likely), Y (less likely)": names each with a likelihood note
-        notes = list(_NOTE_RE.finditer(cleaned_primary))
+        notes = list(NOTE_RE.finditer(cleaned_primary))
         if notes:
             rest = cleaned_primary[notes[0].end() :]
             m = re.match(r"\s*(?:[,;/]|\bor\b|\band\b)\s*(.+)", rest)
             if m:
-                name = strip_frames(_NOTE_RE.sub("", m.group(1)))
+                name = strip_frames(NOTE_RE.sub("", m.group(1)))
                 if name and _name_like(name) and not is_qualifier(name, symbols=False):
                     others.append(name)
     # later segments: another candidate when name-like or marked as an alternative; prose is ignored
     in_justification = False
     for text, item in segs[primary_i + 1 :]:
         cleaned = clean_item(text)
-        alt_cue = _ALT_CUE_RE.search(text) is not None
-        if _HEADER_RE.search(text) and not looks_like_disease(cleaned):
-            in_justification = bool(_JUSTIFY_HEADER_RE.search(text)) and not alt_cue
+        alt_cue = ALT_CUE_RE.search(text) is not None
+        if HEADER_RE.search(text) and not looks_like_disease(cleaned):
+            in_justification = bool(JUSTIFY_HEADER_RE.search(text)) and not alt_cue
             continue
         if not cleaned or in_justification:
             continue
-        if (_denies(cleaned) or _DOWNRANK_RE.search(cleaned)) and not _EXPLICIT_ALT_RE.search(cleaned):
+        if (_denies(cleaned) or DOWNRANK_RE.search(cleaned)) and not EXPLICIT_ALT_RE.search(cleaned):
             continue
         body = _alternative_clause(cleaned) if alt_cue else cleaned
         name = _head_name(body, known) if body.strip() else ""
@@ -756,7 +609,7 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
         disease = looks_like_disease(name) or _has_symbol(name) or (known is not None and known(name))
         if alt_cue or (item and (disease or _name_like(cleaned) or name != body)) or (
                 _name_like(cleaned) and (disease or looks_like_disease(cleaned))) or (
-                name != body and disease and not _PROSE_START_RE.match(body)):  # fmt: skip
+                name != body and disease and not PROSE_START_RE.match(body)):  # fmt: skip
             for part in _list_alternatives(name, keep, known):
                 others.append(part)
     return Reading(spans=tuple(spans), others=tuple(dict.fromkeys(o for o in others if o)), negated=negated,
@@ -796,7 +649,7 @@ def anchored(statement: str, gold: str) -> bool:
         return False
     for m in pattern.finditer(statement):
         before, after = statement[: m.start()], statement[m.end() :]
-        if _ANCHOR_BLOCK_RE.search(before) or is_negated(statement):
+        if ANCHOR_BLOCK_RE.search(before) or is_negated(statement):
             return False
         b = strip_frames(before)
         if b and (looks_like_disease(b) or (not _is_prose(b) and len(_words(b)) > 0)):
@@ -806,24 +659,18 @@ def anchored(statement: str, gold: str) -> bool:
             nxt = _words(a[:60])
             if a.startswith("("):
                 inner = a[1 : _paren_end(a, 0) - 1]
-                if is_qualifier(inner) or _ALT_CUE_RE.match(inner):
+                if is_qualifier(inner) or ALT_CUE_RE.match(inner):
                     continue
             elif a.startswith("-") and not a.startswith(("- ", "-- ")):
                 continue
-            elif nxt and (nxt[0].casefold() in _ANCHOR_NEXT_OK) is False:
+            elif nxt and (nxt[0].casefold() in ANCHOR_NEXT_OK) is False:
                 continue
         elif a.startswith(","):
             clause = re.split(r"[,;.(]", a[1:], maxsplit=1)[0]
-            if clause.strip() and (is_qualifier(clause) or _SUBTYPE_TAIL_RE.search(clause)):
+            if clause.strip() and (is_qualifier(clause) or SUBTYPE_TAIL_RE.search(clause)):
                 continue
         return True
     return False
-
-
-_ANCHOR_NEXT_OK = frozenset(
-    "is was are be seems appears remains best explains explain accounts fits would could may might "
-    "given because which as most likely probably possibly pending awaiting to should".split()
-)
 
 
 @lru_cache(maxsize=4096)
@@ -843,7 +690,7 @@ def names_alternative(answer: str) -> bool:
     >>> names_alternative("D-glyceric aciduria (or SSR4-CDG)"), names_alternative("Fabry disease (FD)")
     (True, False)
     """
-    return _PAREN_ALT_RE.search(answer) is not None
+    return PAREN_ALT_RE.search(answer) is not None
 
 
 def list_alternatives(text: str, *, keep: Collection[str] = frozenset(), known: Known | None = None) -> list[str]:
@@ -868,15 +715,3 @@ def denies(text: str) -> bool:
     """
     return _denies(text)
 
-
-_PLAIN_RE = re.compile(r"[^\W\d_][\w'’-]*(?: [^\W_][\w'’-]*)*")
-_SIGNAL_WORDS = frozenset(
-    w
-    for pattern in (_FRAME, _TRAIL, _CUE_RE.pattern, _ALT_CUE_RE.pattern, _PROSE_RE.pattern, _NEGATIVE_HEDGE_RE.pattern,
-                    _EXPLAIN_RE.pattern, _CONTRAST_RE.pattern, _NO_DIAGNOSIS_RE.pattern, _INTRO_RE.pattern,
-                    _LIGHT_CUT_RE.pattern, _DOWNRANK_RE.pattern, _FINAL_RE.pattern, NEGATION_WORDS)
-    for w in re.findall(r"[a-z]+", pattern.replace("\\s", " ").replace("\\w", " ").replace("\\b", " "))
-) - {"disease", "condition", "classic", "classically", "typical", "space", "red", "ring", "parenthesis", "mutations",
-     "variants", "involvement", "features", "medical", "data", "information", "ed", "es", "ing", "rs", "sz", "ie"} | {
-    "or", "and", "vs", "versus", "not", "no", "either", "nor", "but", "than"}
-"""Words the reader acts on (taken from its own patterns): an answer with none of them is plain."""
