@@ -241,7 +241,8 @@ def rarearena_path(setting: str, metadata: Mapping[str, Any]) -> Path:
 def load_rarearena(setting: str, style: str, **metadata: Any) -> dict[str, Any]:
     """``custom_dataset`` for the RareArena tasks: the RDC/RDS file (given, or from the Hub), as task documents."""
     recs = records.load_rarearena(rarearena_path(setting, metadata))
-    return _dataset_with_scorer(diagnosis_docs(recs, setting, style, diagnosis_scorer_config(metadata, style), metadata))
+    config = diagnosis_scorer_config(metadata, style)
+    return _dataset_with_scorer(diagnosis_docs(recs, setting, style, config, metadata))
 
 
 def load_rarebench(subset: str, style: str = "r1", **metadata: Any) -> dict[str, Any]:
@@ -304,7 +305,13 @@ def check_ehrsql_database(db: Path) -> None:
 def _schema_text(tables_path: str) -> str:
     from medzero_rewards.ehrsql.schema import schema_prompt
 
-    return schema_prompt(tables_path)
+    records.read_json_file(Path(tables_path), records.EHRSQL_FIX)  # one line naming the file if it is no JSON
+    try:
+        return schema_prompt(tables_path)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise records.DataFormatError(
+            f"{tables_path}: not EHRSQL's tables.json ({exc}) — {records.EHRSQL_FIX}"
+        ) from None
 
 
 def ehrsql_docs(

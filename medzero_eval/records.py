@@ -36,6 +36,36 @@ class DataNotFoundError(FileNotFoundError):
     """A data file the user must supply is missing; the message says where to get it."""
 
 
+class DataFormatError(ValueError):
+    """A data file is there but unreadable (not UTF-8, not JSON, not the expected layout); the one-line
+    message names the file, what is wrong and what to do."""
+
+
+EHRSQL_FIX = "re-download it from the EHRSQL 2024 release (https://github.com/glee4810/ehrsql-2024)"
+
+
+def read_json_file(path: Path, fix: str) -> Any:
+    """The JSON content of ``path``; a file that is not UTF-8 or not JSON raises :class:`DataFormatError`.
+
+    >>> import tempfile
+    >>> bad = Path(tempfile.mkdtemp()) / "label.json"; _ = bad.write_text('{"a": "SELECT')
+    >>> try:
+    ...     read_json_file(bad, "download it again")
+    ... except DataFormatError as exc:
+    ...     print(str(exc).split(": ", 1)[1])
+    not valid JSON (Unterminated string starting at: line 1, column 7) — download it again
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{path}: not UTF-8 (byte at offset {exc.start}) — {fix}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise DataFormatError(f"{path}: not valid JSON ({exc.msg}: {where}) — {fix}") from None
+
+
 def resolve_rarearena_file(
     setting: str, path: str | os.PathLike[str] | None = None, *, revision: str | None = None
 ) -> Path:
@@ -86,17 +116,21 @@ def _hub_offline() -> bool:
 
 
 def _iter_json_records(path: Path) -> Iterator[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    fix = "pass RareArena's RDC.json / RDS.json as released (one JSON object per line)"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{path}: not UTF-8 (byte at offset {exc.start}) — {fix}") from None
     stripped = text.lstrip()
     if stripped.startswith("["):  # a JSON array, tolerated although RareArena ships JSON Lines
-        yield from json.loads(stripped)
+        yield from read_json_file(path, fix)
         return
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not a JSON Lines record ({exc.msg})") from exc
+                raise DataFormatError(f"{path}:{lineno}: not a JSON Lines record ({exc.msg}) — {fix}") from None
 
 
 def load_rarearena(path: str | Path) -> list[dict[str, Any]]:
@@ -117,7 +151,8 @@ def load_rarearena(path: str | Path) -> list[dict[str, Any]]:
     for i, raw in enumerate(_iter_json_records(p)):
         missing = [k for k in ("case_report", "diagnosis") if not raw.get(k)]
         if missing:
-            raise ValueError(f"{p}: record {i} lacks {', '.join(missing)}")
+            raise DataFormatError(f"{p}: record {i} lacks {', '.join(missing)} — pass RareArena's RDC.json / "
+                                  "RDS.json (records with case_report and diagnosis)")
         rec = {k: raw.get(k, "") if raw.get(k) is not None else "" for k in RAREARENA_FIELDS}
         rec["_id"] = str(raw.get("_id", i))
         rec["synonyms"] = list(raw.get("synonyms") or [])
@@ -189,11 +224,23 @@ def load_ehrsql(data_dir: str | Path, split: str, *, answers: str | None = "answ
     for p in (data_path, label_path):
         if not p.is_file():
             raise DataNotFoundError(f"EHRSQL file not found: {p} (expected the EHRSQL 2024 layout <dir>/<split>/data.json)")
-    questions = json.loads(data_path.read_text(encoding="utf-8"))["data"]
-    labels = json.loads(label_path.read_text(encoding="utf-8"))
-    gold: dict[str, Any] = {}
+    data = read_json_file(data_path, EHRSQL_FIX)
+    labels = read_json_file(label_path, EHRSQL_FIX)
+    gold: Any = {}
     if answers and (root / answers).is_file():
-        gold = json.loads((root / answers).read_text(encoding="utf-8"))
+        gold = read_json_file(root / answers, EHRSQL_FIX)
+    questions = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(questions, list) or not all(isinstance(q, dict) and "id" in q and "question" in q
+                                                  for q in questions):
+        raise DataFormatError(f"{data_path}: not EHRSQL's data.json ({{\"data\": [{{\"id\", \"question\"}}, ...]}}) "
+                              f"— {EHRSQL_FIX}")
+    for path, mapping in ((label_path, labels), (root / str(answers), gold)):
+        if not isinstance(mapping, dict):
+            raise DataFormatError(f"{path}: not a JSON object {{id: ...}} — {EHRSQL_FIX}")
+    unlabelled = [q["id"] for q in questions if q["id"] not in labels]
+    if unlabelled:
+        raise DataFormatError(f"{label_path}: {len(unlabelled)} question(s) of {data_path.name} have no label "
+                              f"(e.g. {unlabelled[0]}) — use the label.json of the same split and release")
     return [
         {"id": q["id"], "question": q["question"], "label": labels[q["id"]], "answer": gold.get(q["id"])}
         for q in questions

@@ -408,3 +408,27 @@ def test_run_lm_eval_option_errors_are_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert line.startswith("error: lm-eval options: Tasks not found: rarebench_nope") and "lm_eval list tasks" in line
     assert "no-such-model" not in proc.stderr
+
+
+@pytest.mark.parametrize("damaged", ["test/label.json", "test/data.json", "tables.json"])
+def test_run_damaged_ehrsql_file_is_one_line_before_the_model(tmp_path: Path, ehrsql_dir: Path, damaged: str) -> None:
+    """A truncated download of one EHRSQL file: one line naming it (and the release to get it from), before
+    any model loads -- not a JSONDecodeError traceback from inside lm-eval's task loading."""
+    folder = tmp_path / "ehrsql2024"
+    (folder / "test").mkdir(parents=True)
+    for name in ("test/data.json", "test/label.json", "tables.json"):
+        data = (ehrsql_dir / name).read_bytes()
+        (folder / name).write_bytes(data[: len(data) // 2] if name == damaged else data)
+    (folder / "mimic_iv.sqlite").symlink_to(ehrsql_dir / "mimic_iv.sqlite")
+    proc = _medzero_eval_run(tmp_path, "--tasks", "ehrsql", "--metadata", json.dumps({"ehrsql_dir": str(folder)}))
+    assert_one_line_error(proc, str(folder / damaged), "not valid JSON", "ehrsql-2024")
+    assert "no-such-model" not in proc.stderr
+
+
+def test_run_damaged_rarearena_file_names_the_line(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    rdc = tmp_path / "RDC.json"
+    good = json.dumps({"_id": "1", "case_report": records[0]["case_report"], "diagnosis": records[0]["diagnosis"]})
+    rdc.write_text(good + "\n" + good[: len(good) // 2] + "\n", encoding="utf-8")
+    proc = _medzero_eval_run(tmp_path, "--tasks", "rarearena_rdc", "--metadata", json.dumps({"data_path": str(rdc)}))
+    assert_one_line_error(proc, f"{rdc}:2: not a JSON Lines record", "RDC.json")
+    assert "no-such-model" not in proc.stderr

@@ -58,7 +58,7 @@ def _known_user_error_types() -> tuple[type[BaseException], ...]:
     (a module that was never imported cannot have raised)."""
     names = {
         "medzero_eval.scoring": ("InputError",),
-        "medzero_eval.records": ("DataNotFoundError",),
+        "medzero_eval.records": ("DataNotFoundError", "DataFormatError"),
         "medzero_eval.model": ("ModelNotFoundError",),
         "medzero_eval.lm_eval_glue": ("TaskConfigError",),
     }

@@ -242,8 +242,9 @@ def medzero_tasks(requested: Iterable[str], tasks_dir: Path | None = None) -> li
 
 def check_task_inputs(tasks: Iterable[str], metadata: Mapping[str, Any]) -> None:
     """Raise :class:`~medzero_eval.records.DataNotFoundError` (one line: the file and how to pass it)
-    when a medzero task's data is missing, :class:`~medzero_eval.lm_eval_glue.TaskConfigError` when the
-    EHRSQL database is not usable. Cheap: paths and file headers, no model, no data set built."""
+    when a medzero task's data is missing, :class:`~medzero_eval.records.DataFormatError` when a data file
+    is damaged, :class:`~medzero_eval.lm_eval_glue.TaskConfigError` when the EHRSQL database or the scorer
+    settings are not usable. Reads the data files once (seconds); loads no model, runs no query."""
     from medzero_eval import lm_eval_glue, records
 
     ehrsql_paths = getattr(lm_eval_glue, "ehrsql_paths", None) or getattr(lm_eval_glue, "_ehrsql_paths")
@@ -263,8 +264,9 @@ def check_task_inputs(tasks: Iterable[str], metadata: Mapping[str, Any]) -> None
                     f"{path}: RareArena {setting.upper()} file not found ({task}) — pass it with --metadata "
                     f"'{{\"data_path\": \"/path/{setting.upper()}.json\"}}' or set MEDZERO_RAREARENA_{setting.upper()}"
                 )
+            records.load_rarearena(path)  # a damaged file stops here (DataFormatError), not after the model
         elif task.startswith("ehrsql"):
-            root, db, _tables = ehrsql_paths(metadata)
+            root, db, tables = ehrsql_paths(metadata)
             lm_eval_glue.check_ehrsql_database(db)
             split = "valid" if task.endswith("_valid") else "test"
             for name in ("data.json", "label.json"):
@@ -273,6 +275,10 @@ def check_task_inputs(tasks: Iterable[str], metadata: Mapping[str, Any]) -> None
                         f"{root / split / name}: EHRSQL file not found ({task}) — --metadata ehrsql_dir must be "
                         "the EHRSQL 2024 folder with <split>/data.json and label.json"
                     )
+            # damaged question, label, answer or schema files stop here (DataFormatError), not after the model
+            answers = metadata.get("answers") or os.environ.get("MEDZERO_EHRSQL_ANSWERS") or "answer.json"
+            records.load_ehrsql(root, split, answers=answers)
+            lm_eval_glue._schema_text(str(tables))
         elif task.startswith("rarebench") and metadata.get("rarebench_dir"):
             folder = Path(str(metadata["rarebench_dir"])).expanduser()
             if not folder.is_dir():
