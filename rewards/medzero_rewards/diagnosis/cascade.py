@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from medzero_rewards.judge.redact import scrub
 from medzero_rewards.judge.types import JudgeRequest, JudgeVerdict, SynonymJudge
 from medzero_rewards.types import Status, Tier
 
@@ -97,7 +98,7 @@ class JudgeCascade:
         try:
             verdicts = list(self.judge.judge_many(requests))
         except Exception as e:  # the judge must not take the batch down: flag every item instead
-            verdicts = [JudgeVerdict(grades=[None] * len(r.answers), status="unjudged", reason=f"judge failed: {e!r}")
+            verdicts = [JudgeVerdict(grades=[None] * len(r.answers), status="unjudged", reason=scrub(f"judge failed: {e!r}"))
                         for r in requests]  # fmt: skip
         if len(verdicts) != len(todo):
             reason = f"judge returned {len(verdicts)} verdicts for {len(todo)} requests"
