@@ -477,7 +477,7 @@ def test_report_cli(log_dirs: list[Path], tmp_path: Path, orphanet_path: Path) -
     header, body = _metrics_table((out / "report.md").read_text())
     assert body[0][header.index("hypernym_rate")] == "16.7 %"
     bad = CliRunner().invoke(main, ["report", str(tmp_path), "--output", str(out)])
-    assert bad.exit_code == 1 and "no lm-eval results" in bad.output
+    assert bad.exit_code == 2 and "no lm-eval results" in bad.output
     usage = CliRunner().invoke(main, ["report", *map(str, log_dirs), "--output", str(out), "--scorer", "x"])
     assert usage.exit_code == 2 and "--rescore" in usage.output
 
@@ -494,7 +494,7 @@ def test_report_errors_name_the_file(log_dirs: list[Path], tmp_path: Path, damag
     assert str(path) in str(info.value)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["report", str(run), "--output", str(out)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0], result.output
     assert ("not UTF-8" if how == "not_utf8" else "not valid JSON") in lines[0]

@@ -21,6 +21,8 @@ from typing import Any
 
 import click
 
+from medzero_eval.commands import UserError
+
 DEFAULT_TASKS = ("rarebench_mme",)
 WHAT_TO_LOOK_AT = (
     "In the report, per task: 'Statuses' says how many answers were correct, wrong or failed and why "
@@ -147,7 +149,7 @@ def demo(output: Path, tasks: str, limit: int, ehrsql_dir: Path | None, max_gen_
     try:
         model = gguf_model(gguf_path) if gguf_path else default_model()
     except ModelNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     task_list = [t for t in tasks.split(",") if t]
     metadata: dict = {}
     if ehrsql_dir is not None:
@@ -158,7 +160,7 @@ def demo(output: Path, tasks: str, limit: int, ehrsql_dir: Path | None, max_gen_
     try:
         targets = task_targets(task_list, metadata)
     except (KeyError, ValueError, OSError) as exc:
-        raise click.ClickException(f"cannot build the demo's tasks {', '.join(task_list)}: {exc}") from exc
+        raise UserError(f"cannot build the demo's tasks {', '.join(task_list)}: {exc}") from exc
     samples = {task: spread_doc_ids(golds, limit) for task, golds in targets.items()}
     logs = output / "lm_eval"
     args = demo_lm_eval_args(model_args=model.hf_model_args(), tasks=task_list, output=logs, limit=limit,

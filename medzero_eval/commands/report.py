@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from medzero_eval.commands import UserError
+
 
 @click.command()
 @click.argument("log_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -58,5 +60,5 @@ def report(
             on_warning=lambda message: click.echo(f"warning: {message}", err=True),
         )
     except (FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     click.echo(str(md_path))
