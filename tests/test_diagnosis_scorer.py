@@ -530,3 +530,34 @@ def test_sure_or_uncertain_with_and_without_the_hierarchy(tmp_path: Path) -> Non
     assert known.score(c("Hepatolenticular degeneration"), WILSON).tier is Tier.uncertain  # a synonym: judge
     agg = plain.aggregate([plain.score(c("Morbus Wilson"), WILSON)])
     assert agg["uncertain_rate"] == 1.0 and agg["judge_share"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "answer,credited",
+    [
+        ("Menkes disease is favored over Wilson disease because of the kinky hair.", False),
+        ("Menkes disease is preferred to Wilson disease given the age.", False),
+        ("Menkes disease, compared with Wilson disease, fits the copper levels.", False),
+        ("Wilson disease is favoured over Menkes disease given the Kayser-Fleischer rings.", True),
+    ],
+)
+def test_the_disease_a_comparison_sets_aside_is_not_the_answer(answer: str, credited: bool) -> None:
+    """red-team (H10): "Y is favoured over X" names X only as the rejected side."""
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert s.correct is credited and s.components["accuracy"] == float(credited), s.reason
+    assert s.status is Status.ok or not credited, s.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Differential diagnosis: Wilson disease, Spondylometaphyseal dysplasia, A4 type, Menkes disease",
+        "Wilson disease, Menkes disease, Microcephaly-microcornea syndrome, Seemanova type",
+        "Wilson disease, Gaucher disease, type 1, Indian childhood cirrhosis",
+    ],
+)
+def test_a_list_stays_a_list_when_one_name_has_a_comma(answer: str) -> None:
+    """red-team (H10): a comma qualifier in one listed name ("X, A4 type") joins that name; the list is
+    still several candidates (hacking), never read as one name that happens to start with the gold."""
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert not s.correct and s.status is Status.hacking, s.reason

@@ -453,15 +453,39 @@ def _list_alternatives(text: str, keep: Collection[str], known: Known | None) ->
         return [text]
     strong = STRONG_ALT_RE.search(masked) is not None
     parts = [strip_frames(p) for p in parts if p.strip()]
+    if len(parts) >= 3:
+        parts = _join_qualifiers(parts, strong)
     if len(parts) < 2 or any(
-        not p or is_qualifier(p, symbols=False) or not _name_like(p)
-        or (i > 0 and SUBTYPE_TAIL_RE.search(p) and len(p.split()) <= 3 and not strong
-            and not looks_like_disease(SUBTYPE_TAIL_RE.sub("", p)) and not (len(parts) >= 3 and _has_code(p)))
+        not p or is_qualifier(p, symbols=False) or not _name_like(p) or (i > 0 and _is_subtype_tail(p, parts, strong))
         for i, p in enumerate(parts)
     ):
         return [text]
     named = sum(looks_like_disease(p) or _has_symbol(p) or (known is not None and known(p)) for p in parts)
     return parts if named == len(parts) or (len(parts) >= 3 and named >= 2) else [text]
+
+
+def _is_subtype_tail(part: str, parts: list[str], strong: bool) -> bool:
+    """Whether a list part is the tail of the name before it ("Spondylometaphyseal dysplasia, A4 type"),
+    not a name of its own."""
+    return (SUBTYPE_TAIL_RE.search(part) is not None and len(part.split()) <= 3 and not strong
+            and not looks_like_disease(SUBTYPE_TAIL_RE.sub("", part)) and not (len(parts) >= 3 and _has_code(part)))
+
+
+def _join_qualifiers(parts: list[str], strong: bool) -> list[str]:
+    """Parts of a comma list with each qualifier or subtype tail joined back onto the name before it, so
+    one name with a comma ("X, matrilin-3 type") among others is one candidate, not a reason to read the
+    whole list as one name.
+
+    >>> _join_qualifiers(["Fabry disease", "Spondylometaphyseal dysplasia", "A4 type", "Pompe disease"], False)
+    ['Fabry disease', 'Spondylometaphyseal dysplasia, A4 type', 'Pompe disease']
+    """
+    out: list[str] = []
+    for p in parts:
+        if out and p and (is_qualifier(p, symbols=False) or _is_subtype_tail(p, [*out, p], strong)):
+            out[-1] = f"{out[-1]}, {p}"
+        else:
+            out.append(p)
+    return out
 
 
 def _has_code(text: str) -> bool:

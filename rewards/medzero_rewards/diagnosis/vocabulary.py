@@ -192,7 +192,8 @@ NOTE_RE = re.compile(r"\(\s*(?:[^()]{0,40}?\b)?(?:(?:less|more|most|un)?\s*likel
                       r"favou?red|alternative|differential)\b[^()]{0,40}\)", re.IGNORECASE)
 ANCHOR_BLOCK_RE = re.compile(
     r"\b(?:not|no|rather|than|instead|unlike|mimic\w*|similar|confused|distinct|differ\w*|related|"
-    r"phenocopy|versus|vs|excluded|exclude|ruled?|unlikely|less|alternatively|or)\b",
+    r"phenocopy|versus|vs|excluded|exclude|ruled?|unlikely|less|alternatively|or|"
+    r"over|above|against|compared|opposed|preferred\s+to|superior\s+to)\b",  # "Y is favoured over X"
     re.IGNORECASE,
 )
 
