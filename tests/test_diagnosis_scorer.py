@@ -561,3 +561,43 @@ def test_a_list_stays_a_list_when_one_name_has_a_comma(answer: str) -> None:
     still several candidates (hacking), never read as one name that happens to start with the gold."""
     s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
     assert not s.correct and s.status is Status.hacking, s.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Wilson disease/Menkes disease",
+        "Wilson disease > Aceruloplasminemia",
+        "Wilson disease, Aceruloplasminemia, Indian childhood cirrhosis",
+        "Differential: Wilson disease, Kinky hair syndrome, Aceruloplasminemia",
+        "Wilson disease | Menkes disease",
+    ],
+)
+def test_a_name_followed_by_another_listed_name_is_not_credited(answer: str) -> None:
+    """red-team (H10): the sentence fallback (a gold name stated in a statement) must not credit the
+    first of several names joined by "/", ">", "|" or commas (names without a disease head word)."""
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert not s.correct and s.components["accuracy"] == 0.0, s.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Wilson disease\nLess likely: Menkes disease",
+        "Wilson disease.\nOther considerations include primary sclerosing cholangitis with autoimmune hepatitis "
+        "overlap in adolescents and Indian childhood cirrhosis.",
+        "Wilson disease. Also consider idiopathic copper toxicosis of early childhood presenting with liver failure "
+        "and neonatal hemochromatosis.",
+    ],
+)
+def test_alternatives_on_a_later_line_are_candidates(answer: str) -> None:
+    """red-team (H10): "Less likely: Y" lines and long "other considerations include A and B" lists
+    after the answer are hedging across diseases."""
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert not s.correct and s.status is Status.hacking, s.reason
+
+
+@pytest.mark.parametrize("answer", ["My top pick: Wilson disease", "Best guess: Wilson disease", "First choice: Wilson disease."])
+def test_a_pick_label_before_the_name_is_read(answer: str) -> None:
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert s.correct and s.status is Status.ok, s.reason

@@ -628,7 +628,9 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
             continue
         body = _alternative_clause(cleaned) if alt_cue else cleaned
         name = _head_name(body, known) if body.strip() else ""
-        if not name or not _name_like(name) or is_qualifier(name, symbols=False) or _same(name, spans):
+        # after an alternative cue, a long non-prose phrase is several names ("include A and B")
+        listed_names = alt_cue and not _is_prose(name) and len(_words(name)) <= 3 * 14
+        if not name or not (_name_like(name) or listed_names) or is_qualifier(name, symbols=False) or _same(name, spans):
             continue
         disease = looks_like_disease(name) or _has_symbol(name) or (known is not None and known(name))
         if alt_cue or (item and (disease or _name_like(cleaned) or name != body)) or (
@@ -679,6 +681,8 @@ def anchored(statement: str, gold: str) -> bool:
         if b and (looks_like_disease(b) or (not _is_prose(b) and len(_words(b)) > 0)):
             continue
         a = after.lstrip()
+        if _lists_another(a):
+            continue
         if a[:1].isalnum() or a.startswith(("-", "(")):
             nxt = _words(a[:60])
             if a.startswith("("):
@@ -695,6 +699,26 @@ def anchored(statement: str, gold: str) -> bool:
                 continue
         return True
     return False
+
+
+def _lists_another(after: str) -> bool:
+    """Whether the text after a name lists another candidate beside it: a list separator ("X/Y",
+    "X > Y", "X | Y", "X + Y") or, after a comma, a capitalised name-like clause that is not an
+    explanation ("X, Adrenocortical carcinoma, Y"; not "X, a lysosomal disorder", "X, given ...").
+
+    >>> _lists_another("/Juvenile absence epilepsy"), _lists_another(", Fundus albipunctatus, Neonatal lupus")
+    (True, True)
+    >>> _lists_another(", an X-linked disorder"), _lists_another(", confirmed by GLA sequencing"), _lists_another(".")
+    (False, False, False)
+    """
+    if after.startswith(("/", ">", "|", "+", "&", "≫")):
+        return True
+    if not after.startswith(","):
+        return False
+    clause = re.split(r"[,;.(]", after[1:], maxsplit=1)[0].strip(" *_")
+    return (clause[:1].isupper() and _name_like(clause) and not is_qualifier(clause)
+            and not SUBTYPE_TAIL_RE.search(clause) and not LIGHT_CUT_RE.match(", " + clause)
+            and not EXPLAIN_RE.match(", " + clause) and not strip_frames(clause) == "")
 
 
 @lru_cache(maxsize=4096)

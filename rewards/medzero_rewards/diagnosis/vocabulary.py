@@ -57,7 +57,7 @@ CUE_RE = re.compile(
       | (?:suggests?|suggesting|indicates?|indicating|favou?rs?|favou?ring|supports?|supporting|
          represents?|reflects?)(?:\s+(?:a\s+)?diagnosis\s+of)?
       | (?:i|we)\s+(?:suspect|favou?r|consider|think|believe)(?:\s+(?:it\s+is|this\s+is|that))?
-      | (?:best\s+|top\s+|first\s+)?(?:guess|bet|pick|choice|opinion)\s+(?:is|would\s+be|=|:)
+      | (?:best\s+|top\s+|first\s+)?(?:guess|bet|pick|choice|opinion)(?:\s+(?:is|would\s+be|=)|\s*:)
     )\s*[:]?\s+""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -158,7 +158,7 @@ LIGHT_CUT_RE = re.compile(
 )
 DOWNRANK_RE = re.compile(r"\b(?:less|un)\s*likely\b|\bless\s+probable\b|\bimprobable\b|\bdo(?:es)?\s*n[o']t\b|"
                           r"\bdid\s*n[o']t\b|\bfails?\s+to\b", re.IGNORECASE)
-EXPLICIT_ALT_RE = re.compile(r"^\W*(?:or|alternatively|differentials?|ddx|less\s+likely\s*[:：])\b|\b(?:alternatively|"
+EXPLICIT_ALT_RE = re.compile(r"^\W*(?:(?:or|alternatively|differentials?|ddx)\b|less\s+likely\s*[:：])|\b(?:alternatively|"
                                r"differential|also\s+consider|remains?\s+(?:a\s+)?possib\w+|should\s+(?:also\s+)?be\s+considered|"
                                r"can(?:not|'t|\s+not)\s+(?:be\s+)?(?:exclude|rule)\w*|not\s+(?:yet\s+)?(?:be\s+)?excluded)",
                                re.IGNORECASE)
