@@ -601,3 +601,16 @@ def test_alternatives_on_a_later_line_are_candidates(answer: str) -> None:
 def test_a_pick_label_before_the_name_is_read(answer: str) -> None:
     s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
     assert s.correct and s.status is Status.ok, s.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["1️⃣ Menkes disease\n2️⃣ Wilson disease\n3️⃣ Aceruloplasminemia",
+     "① Menkes disease — kinky hair\n② **Wilson disease** — Kayser-Fleischer rings",
+     "❶ Menkes disease\n❷ Wilson disease (low ceruloplasmin)"],
+)  # fmt: skip
+def test_keycap_and_circled_number_markers(answer: str) -> None:
+    """red-team (H10): emoji keycap (1️⃣) and circled (①, ❶) numbers mark list items like "1."."""
+    sc = get_scorer("rarearena_rdc", answer_format="ranked").score(c(answer), WILSON)
+    assert sc.details["top5"] and not sc.details["top1"], sc.details["answers"]
+    assert get_scorer("rarearena_rdc").score(c(answer), WILSON).status is Status.hacking

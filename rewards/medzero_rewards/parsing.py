@@ -435,6 +435,7 @@ _MARKER_RE = re.compile(
       | \d{1,2}\s+[-–—](?=\s)             # 1 -
       | [-*•·▪‣◦●○■□+–—→](?=\s)          # bullets
       | \(?[A-Ha-h]\s*[.)](?=\s)           # A.  b)  (c)   (lettered lists)
+      | (?:\d\ufe0f?\u20e3|\U0001f51f|[\u2460-\u2473\u2776-\u277f])\s*[.)]?  # keycap 1️⃣, 🔟, circled ① ❶
     )\s*""",
     re.VERBOSE,
 )
@@ -573,7 +574,7 @@ def _split_inline_numbers(line: str) -> list[str]:
 
 
 _NUMBERED_RE = re.compile(r"^\s*[*_]*\s*(?:\(\s*\d{1,2}\s*\)|#\s?\d{1,2}|\d{1,2}\s*[.):\]](?!\d)|\d{1,2}\s+[-–—]\s|"
-                          r"\(?[A-Ha-h]\s*[.)]\s)"
+                          r"\(?[A-Ha-h]\s*[.)]\s|\d\ufe0f?\u20e3|\U0001f51f|[\u2460-\u2473\u2776-\u277f])"
                           r"|^\s*[*_]*\s*(?:rank|option|choice|candidate)\s*#?\d{1,2}\b", re.IGNORECASE)
 
 

@@ -98,7 +98,8 @@ SENTENCE_END_RE = re.compile(
 SEMI_RE = re.compile(r"[;；](?![^()]*\))")  # not inside parentheses ("t(9;11)")
 MARKER_RE = re.compile(
     r"^\s*(?:\(\s*\d{1,2}\s*\)|#\s?\d{1,2}\s*[.:)\-–—]?|\d{1,2}\s*[.)\]](?!\d)|\d{1,2}\s*:(?=\s)|"
-    r"\d{1,2}\s+[-–—](?=\s)|[-*•·▪‣◦●○■□+–—→](?=\s)|\(?[A-Ha-h]\s*[.)](?=\s))"
+    r"\d{1,2}\s+[-–—](?=\s)|[-*•·▪‣◦●○■□+–—→](?=\s)|\(?[A-Ha-h]\s*[.)](?=\s)|"
+    r"(?:\d\ufe0f?\u20e3|\U0001f51f|[\u2460-\u2473\u2776-\u277f])\s*[.)]?)"  # keycap 1️⃣, circled ①
 )
 HEADER_RE = re.compile(r"[:：]\s*[*_]*\s*$")
 JUSTIFY_HEADER_RE = re.compile(
