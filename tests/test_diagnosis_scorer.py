@@ -614,3 +614,31 @@ def test_keycap_and_circled_number_markers(answer: str) -> None:
     sc = get_scorer("rarearena_rdc", answer_format="ranked").score(c(answer), WILSON)
     assert sc.details["top5"] and not sc.details["top1"], sc.details["answers"]
     assert get_scorer("rarearena_rdc").score(c(answer), WILSON).status is Status.hacking
+
+
+@pytest.mark.parametrize(
+    "answer,credited",
+    [
+        ("Die wahrscheinlichste Diagnose ist Wilson disease.", True),
+        ("最可能的诊断是：Wilson disease", True),
+        ("Le diagnostic le plus probable est Wilson disease.", True),
+        ("El diagnóstico más probable es Wilson disease.", True),
+        ("Die Diagnose ist nicht Wilson disease.", False),
+        ("Es handelt sich um Wilson disease oder Menkes disease.", False),
+        ("排除Wilson disease，考虑Menkes disease", False),
+        ("最可能的诊断是Wilson disease或Menkes disease", False),
+        ("最可能的诊断是：Menkes disease", False),
+    ],
+)
+def test_a_diagnosis_frame_in_another_language(answer: str, credited: bool) -> None:
+    """red-team (H10): a German/French/Spanish/Chinese frame around the English name is read like an
+    English one; a foreign negation or a second name is never credited."""
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert s.correct is credited and s.components["accuracy"] == float(credited), s.reason
+
+
+def test_an_alternative_whose_name_has_a_prose_word_is_a_candidate() -> None:
+    """red-team (H10): "X, although Y is also possible" where Y has a word such as "signs"."""
+    s = get_scorer("rarearena_rdc").score(
+        c("Wilson disease, although proximal myopathy with extrapyramidal signs is also possible."), WILSON)
+    assert not s.correct and s.status is Status.hacking, s.reason

@@ -58,12 +58,15 @@ from .vocabulary import (
     CLOSING,
     CONJUNCTION_RE,
     CONTRAST_RE,
+    CJK_FRAME_RE,
     CUE_RE,
     DISEASE_HEAD_RE,
     DOWNRANK_RE,
     EXPLAIN_RE,
     EXPLICIT_ALT_RE,
     FINAL_RE,
+    FOREIGN_FRAME_WORDS,
+    FOREIGN_NEGATION_RE,
     FRAME,
     GUARD_WORDS,
     HEADER_RE,
@@ -171,6 +174,13 @@ def _is_prose(text: str) -> bool:
 
 def _name_like(text: str) -> bool:
     return not _is_prose(text) and 0 < len(_words(text)) <= 14
+
+
+def _disease_phrase(text: str) -> bool:
+    """A short phrase with a disease head word and no verb of prose: a name after an alternative cue
+    even when one of its words is also a prose word ("Proximal myopathy with extrapyramidal signs")."""
+    return (looks_like_disease(text) and 0 < len(_words(text)) <= 14
+            and re.search(r"\b(?:is|are|was|were|has|have|had|would|could|should|can|will)\b", text, re.I) is None)
 
 
 def strip_frames(text: str) -> str:
@@ -602,7 +612,8 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
                 name = strip_frames(ALT_CUE_RE.sub(" ", tail).lstrip(" ,;:.-–—"))
                 heads, _a = cut_explanation(name, known)
                 name = strip_frames(heads[-1]) if heads else name
-                if name and _name_like(name) and not is_qualifier(name, symbols=False):
+                # a disease head word marks a name even when a word of it reads as prose ("... signs")
+                if name and (_name_like(name) or _disease_phrase(name)) and not is_qualifier(name, symbols=False):
                     others.append(name)
                 break
         # "X (most likely), Y (less likely)": names each with a likelihood note
@@ -629,7 +640,7 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
         body = _alternative_clause(cleaned) if alt_cue else cleaned
         name = _head_name(body, known) if body.strip() else ""
         # after an alternative cue, a long non-prose phrase is several names ("include A and B")
-        listed_names = alt_cue and not _is_prose(name) and len(_words(name)) <= 3 * 14
+        listed_names = alt_cue and (not _is_prose(name) or _disease_phrase(name)) and len(_words(name)) <= 3 * 14
         if not name or not (_name_like(name) or listed_names) or is_qualifier(name, symbols=False) or _same(name, spans):
             continue
         disease = looks_like_disease(name) or _has_symbol(name) or (known is not None and known(name))
@@ -678,7 +689,7 @@ def anchored(statement: str, gold: str) -> bool:
         if ANCHOR_BLOCK_RE.search(before) or is_negated(statement):
             return False
         b = strip_frames(before)
-        if b and (looks_like_disease(b) or (not _is_prose(b) and len(_words(b)) > 0)):
+        if b and not foreign_frame(b) and (looks_like_disease(b) or (not _is_prose(b) and len(_words(b)) > 0)):
             continue
         a = after.lstrip()
         if _lists_another(a):
@@ -699,6 +710,24 @@ def anchored(statement: str, gold: str) -> bool:
                 continue
         return True
     return False
+
+
+def foreign_frame(text: str) -> bool:
+    """Whether ``text`` (what precedes a name) is a diagnosis frame in another language: its Latin words
+    all frame words (German, French, Spanish, Portuguese, Italian), or no Latin letters and a CJK
+    diagnosis cue; never with a negation.
+
+    >>> foreign_frame("Die wahrscheinlichste Diagnose ist"), foreign_frame("最可能的诊断是："), foreign_frame("El diagnóstico más probable es")
+    (True, True, True)
+    >>> foreign_frame("Nicht"), foreign_frame("排除"), foreign_frame("Gaucher oder"), foreign_frame("")
+    (False, False, False, False)
+    """
+    if not text.strip() or FOREIGN_NEGATION_RE.search(text):
+        return False
+    latin = [w.casefold() for w in re.findall(r"[A-Za-zÀ-ÿ'’-]+", text)]
+    if latin:
+        return all(w in FOREIGN_FRAME_WORDS for w in latin)
+    return CJK_FRAME_RE.search(text) is not None
 
 
 def _lists_another(after: str) -> bool:

@@ -197,6 +197,24 @@ ANCHOR_BLOCK_RE = re.compile(
     r"over|above|against|compared|opposed|preferred\s+to|superior\s+to)\b",  # "Y is favoured over X"
     re.IGNORECASE,
 )
+# A diagnosis frame in another language before an English name ("Die wahrscheinlichste Diagnose ist X",
+# "最可能的诊断是：X"): read only by the sentence fallback, which then checks what follows the name.
+FOREIGN_FRAME_WORDS = frozenset(
+    # German
+    "die der das ist am ehesten wahrscheinlichste wahrscheinlichsten wahrscheinlich vermutlich verdacht auf "
+    "diagnose diagnosen arbeitsdiagnose endgültige finale meine es handelt sich um ein eine einen lautet "
+    # French
+    "le la les diagnostic plus probable est il s'agit d' de du un une mon ma final finale retenu suspicion "
+    "évoque probablement vraisemblablement "
+    # Spanish / Portuguese / Italian
+    "el diagnóstico más probable es se trata mi sospecha probablemente o a diagnostico mais provável é "
+    "trata-se diagnosi più probabile è si tratta di una".split()
+)
+CJK_FRAME_RE = re.compile(r"诊断|診断|可能|考虑|考慮|疑似|倾向|答案|结论|結論|患有|为|為|是")
+FOREIGN_NEGATION_RE = re.compile(
+    r"\b(?:nicht|kein\w*|ausgeschlossen|pas|non|não|nao|jamais|exclu\w*|descart\w*|escluso)\b|不|非|排除|否|除外|没有|沒有",
+    re.IGNORECASE,
+)
 
 CLOSING = " \t\n.,;:!?)]"
 SEPARATORS = ",;:([–—-"
