@@ -642,3 +642,24 @@ def test_an_alternative_whose_name_has_a_prose_word_is_a_candidate() -> None:
     s = get_scorer("rarearena_rdc").score(
         c("Wilson disease, although proximal myopathy with extrapyramidal signs is also possible."), WILSON)
     assert not s.correct and s.status is Status.hacking, s.reason
+
+
+@pytest.mark.parametrize(
+    "answer,credited",
+    [
+        ("Wilson disease (ORPHA:905; OMIM #277900)", True),
+        ("Wilson disease (OMIM 277900, ORPHA 905)", True),
+        ("The patient presents with liver disease and tremor. These findings are consistent with Wilson disease.", True),
+        ("A teenager with hemolysis and cirrhosis was described. The picture points to Wilson disease.", True),
+        ("Diagnosis: Wilson disease (most likely), pending confirmation", True),
+        ("Wilson disease (probable), awaiting genetic testing", True),
+        ("Given the rings, Wilson disease is most likely. However, Menkes disease should be ruled out.", False),
+        ("Wilson disease is most likely; Menkes disease must also be excluded.", False),
+    ],
+)
+def test_identifiers_findings_sentences_notes_and_exclusions(answer: str, credited: bool) -> None:
+    """red-team (H10): several catalogue identifiers; a findings sentence before the stating sentence;
+    a note followed by ", pending ..."; "Y should be ruled out" after the answer is a second candidate."""
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert s.correct is credited and s.components["accuracy"] == float(credited), s.reason
+    assert s.status is (Status.ok if credited else Status.hacking), s.reason

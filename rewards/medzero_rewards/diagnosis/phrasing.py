@@ -537,10 +537,25 @@ def _primary_index(segs: list[tuple[str, bool]], known: Known | None = None) -> 
             if fallback is None and (not _denies(cleaned) or NOT_BUT_RE.match(cleaned)):
                 fallback = i
     if fallback is not None:
-        return fallback
+        return _stated_later(segs, fallback)
     if first_stating is not None:
         return first_stating
     return next((i for i, (t, _) in enumerate(segs) if clean_item(t)), 0)
+
+
+def _stated_later(segs: list[tuple[str, bool]], i: int) -> int:
+    """``i``, or the first later segment that states a diagnosis with a cue when segment ``i`` is a
+    sentence of findings without one ("The patient presents with ... . These findings are consistent
+    with X.")."""
+    text = segs[i][0]
+    cleaned = clean_item(text)
+    if not (_is_prose(cleaned) and PROSE_START_RE.match(cleaned)) or CUE_RE.search(text) or FINAL_RE.search(text):
+        return i  # it states something, or starts with a name ("X — explains the palsy; Y — ...")
+    for j in range(i + 1, len(segs)):
+        later = clean_item(segs[j][0])
+        if CUE_RE.search(segs[j][0]) and not _denies(later) and not ALT_CUE_RE.search(later):
+            return j
+    return i
 
 
 def _denies(text: str) -> bool:
@@ -621,7 +636,7 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
         if notes:
             rest = cleaned_primary[notes[0].end() :]
             m = re.match(r"\s*(?:[,;/]|\bor\b|\band\b)\s*(.+)", rest)
-            if m:
+            if m and not LIGHT_CUT_RE.match(rest) and not EXPLAIN_RE.match(rest):  # ", pending confirmation"
                 name = strip_frames(NOTE_RE.sub("", m.group(1)))
                 if name and _name_like(name) and not is_qualifier(name, symbols=False):
                     others.append(name)

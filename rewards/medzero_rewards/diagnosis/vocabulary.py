@@ -160,11 +160,14 @@ LIGHT_CUT_RE = re.compile(
 DOWNRANK_RE = re.compile(r"\b(?:less|un)\s*likely\b|\bless\s+probable\b|\bimprobable\b|\bdo(?:es)?\s*n[o']t\b|"
                           r"\bdid\s*n[o']t\b|\bfails?\s+to\b", re.IGNORECASE)
 EXPLICIT_ALT_RE = re.compile(r"^\W*(?:(?:or|alternatively|differentials?|ddx)\b|less\s+likely\s*[:：])|\b(?:alternatively|"
-                               r"differential|also\s+consider|remains?\s+(?:a\s+)?possib\w+|should\s+(?:also\s+)?be\s+considered|"
+                               r"differential|also\s+consider|remains?\s+(?:a\s+)?possib\w+|"
+                               r"(?:should|must|needs?\s+to)\s+(?:also\s+)?be\s+(?:considered|excluded|ruled\s+out)|"
                                r"can(?:not|'t|\s+not)\s+(?:be\s+)?(?:exclude|rule)\w*|not\s+(?:yet\s+)?(?:be\s+)?excluded)",
                                re.IGNORECASE)
-IDENTIFIER_RE = re.compile(r"^\W*(?:orpha(?:net)?|omim|mim|icd-?1[01]|hpo?|mondo|umls|snomed(?:\s*ct)?|gard|doid)\b"
-                            r"\s*(?:code|id)?\s*[:#]?\s*[\w.:-]*\W*$", re.IGNORECASE)
+_IDENTIFIER = (r"(?:orpha(?:net)?|omim|mim|icd-?1[01]|hpo?|mondo|umls|snomed(?:\s*ct)?|gard|doid)\b"
+               r"\s*(?:code|id)?\s*[:#]?\s*[\w.:-]*")
+# one or more catalogue identifiers ("ORPHA:324", "ORPHA:324; OMIM #301500")
+IDENTIFIER_RE = re.compile(rf"^\W*{_IDENTIFIER}(?:\s*[;,/|]\s*{_IDENTIFIER})*\W*$", re.IGNORECASE)
 INTRO_RE = re.compile(
     r"^\W*(?:considering|given|based\s+on|in\s+view\s+of|in\s+light\s+of|taking\s+into\s+account|because\s+of|"
     r"with|after|on\s+the\s+basis\s+of|from|overall|in\s+summary|in\s+conclusion|to\s+summari[sz]e)\b[^,;:]{0,200},\s*",
