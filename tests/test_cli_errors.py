@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from medzero_rewards import Score, register_scorer
+from medzero_rewards import Score, registry
 from medzero_rewards.base import Scorer
 
 from medzero_eval.cli import main
@@ -158,7 +158,7 @@ def test_missing_option_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(medzero_eval("score", "--input", tmp_path / "x.jsonl"), "--scorer", "--help")
 
 
-def test_a_bug_still_raises(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+def test_a_bug_still_raises(tmp_path: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     """Only user errors become one line: a scorer that crashes is a bug and keeps its exception."""
 
     class Broken(Scorer):
@@ -167,7 +167,7 @@ def test_a_bug_still_raises(tmp_path: Path, records: list[dict[str, Any]]) -> No
         def score(self, completion: str, reference: Any) -> Score:
             raise RuntimeError("scorer bug")
 
-    register_scorer("h6_broken_for_test")(lambda **_: Broken())
+    monkeypatch.setitem(registry._REGISTERED, "h6_broken_for_test", lambda **_: Broken())  # gone after the test
     inp = _jsonl(tmp_path / "c.jsonl", [{"completion": GOOD, "reference": records[0]}])
     result = CliRunner().invoke(main, ["score", "--scorer", "h6_broken_for_test", "--input", str(inp), "--no-progress"])
     assert isinstance(result.exception, RuntimeError) and result.exit_code == 1

@@ -28,6 +28,10 @@ pytest.importorskip("matplotlib")
 from lm_eval import evaluator  # noqa: E402
 from lm_eval.api.model import LM  # noqa: E402
 from lm_eval.api.registry import register_model  # noqa: E402
+
+# lm-eval loads its own models only into an empty registry: load them before adding ours, or a later
+# `--model local-chat-completions` in the same process finds only the canned model.
+import lm_eval.models  # noqa: E402,F401
 from lm_eval.loggers import EvaluationTracker  # noqa: E402
 from lm_eval.tasks import TaskManager  # noqa: E402
 from medzero_rewards import get_scorer  # noqa: E402
