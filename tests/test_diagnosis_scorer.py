@@ -663,3 +663,21 @@ def test_identifiers_findings_sentences_notes_and_exclusions(answer: str, credit
     s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
     assert s.correct is credited and s.components["accuracy"] == float(credited), s.reason
     assert s.status is (Status.ok if credited else Status.hacking), s.reason
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Wilson disease > Aceruloplasminemia",
+        "Wilson disease vs Kinky hair",
+        "Differential diagnosis: Wilson disease, Kinky hair, Aceruloplasminemia",
+        "DDx: Wilson disease, Idiopathic copper toxicosis",
+        "Consider Wilson disease and Aceruloplasminemia.",
+        "I would consider Wilson disease and Idiopathic copper toxicosis",
+    ],
+)
+def test_strong_separators_and_differential_labels_make_a_list_without_head_words(answer: str) -> None:
+    """red-team (H10): without the hierarchy, names without a disease head word ("Aceruloplasminemia",
+    "Kinky hair") are still candidates after "vs"/">" or under a "Differential diagnosis:"/"Consider" label."""
+    s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
+    assert not s.correct and s.status is Status.hacking, s.reason

@@ -60,6 +60,7 @@ from .vocabulary import (
     CONTRAST_RE,
     CJK_FRAME_RE,
     CUE_RE,
+    DIFFERENTIAL_LABEL_RE,
     DISEASE_HEAD_RE,
     DOWNRANK_RE,
     EXPLAIN_RE,
@@ -437,8 +438,10 @@ def _head_name(text: str, known: Known | None) -> str:
     return strip_frames(heads[-1] if heads else cut_contrast(base))
 
 
-def _list_alternatives(text: str, keep: Collection[str], known: Known | None) -> list[str]:
-    """Candidates in one phrase: "X or Y", "X vs Y", "X / Y", "X and/or Y", "X, Y and Z"."""
+def _list_alternatives(text: str, keep: Collection[str], known: Known | None, *, differential: bool = False) -> list[str]:
+    """Candidates in one phrase: "X or Y", "X vs Y", "X / Y", "X and/or Y", "X, Y and Z".
+    ``differential``: the phrase is labelled as a differential ("Differential diagnosis: X, Y, Z"),
+    so name-like parts are candidates even without a disease head word."""
     low = text.casefold()
     if low in keep or (known is not None and known(text)):
         return [text]
@@ -461,7 +464,7 @@ def _list_alternatives(text: str, keep: Collection[str], known: Known | None) ->
     parts.append(text[start:].strip())
     if any(ARTICLE_RE.match(p) for p in parts[1:]):  # "X, a rare disorder": an appositive
         return [text]
-    strong = STRONG_ALT_RE.search(masked) is not None
+    strong = differential or STRONG_ALT_RE.search(masked) is not None
     parts = [strip_frames(p) for p in parts if p.strip()]
     if len(parts) >= 3:
         parts = _join_qualifiers(parts, strong)
@@ -471,7 +474,8 @@ def _list_alternatives(text: str, keep: Collection[str], known: Known | None) ->
     ):
         return [text]
     named = sum(looks_like_disease(p) or _has_symbol(p) or (known is not None and known(p)) for p in parts)
-    return parts if named == len(parts) or (len(parts) >= 3 and named >= 2) else [text]
+    # "X vs Y", "X > Y", "X and/or Y": the separator itself says these are alternatives
+    return parts if named == len(parts) or (len(parts) >= 3 and named >= 2) or strong else [text]
 
 
 def _is_subtype_tail(part: str, parts: list[str], strong: bool) -> bool:
@@ -615,7 +619,7 @@ def read_answer(answer: str, *, keep: Collection[str] = frozenset(), known: Know
     others: list[str] = [a for a in alternatives if a]
     if not negated:
         for text in listed:
-            cands = _list_alternatives(text, keep, known)
+            cands = _list_alternatives(text, keep, known, differential=DIFFERENTIAL_LABEL_RE.search(primary) is not None)
             if len(cands) > 1:
                 others.extend(strip_frames(c) or c for c in cands[1:])
                 break

@@ -218,6 +218,11 @@ FOREIGN_NEGATION_RE = re.compile(
     r"\b(?:nicht|kein\w*|ausgeschlossen|pas|non|não|nao|jamais|exclu\w*|descart\w*|escluso)\b|不|非|排除|否|除外|没有|沒有",
     re.IGNORECASE,
 )
+DIFFERENTIAL_LABEL_RE = re.compile(
+    r"^\W*(?:(?:differentials?|ddx)(?:\s+diagnos[ie]s)?\W*[:：]|(?:(?:i|we)\s+would\s+)?consider\b)", re.IGNORECASE
+)
+"""A statement labelled as a differential ("Differential diagnosis: X, Y, Z", "Consider X and Y"): its
+list is candidates."""
 
 CLOSING = " \t\n.,;:!?)]"
 SEPARATORS = ",;:([–—-"
