@@ -681,3 +681,22 @@ def test_strong_separators_and_differential_labels_make_a_list_without_head_word
     "Kinky hair") are still candidates after "vs"/">" or under a "Differential diagnosis:"/"Consider" label."""
     s = get_scorer("rarearena_rdc").score(c(answer), WILSON)
     assert not s.correct and s.status is Status.hacking, s.reason
+
+
+@pytest.mark.parametrize(
+    "answer,top1,top5",
+    [
+        ("First: Menkes disease\nSecond: Wilson disease\nThird: Aceruloplasminemia", False, True),
+        ("1st: Wilson disease\n2nd: Menkes disease", True, True),
+        ("**Most likely:** Menkes disease\n**Other possibilities:** Aceruloplasminemia, Wilson disease, Kinky hair", False, True),
+        ("**Most likely:** Wilson disease\n**Less likely:** Menkes disease, Aceruloplasminemia", True, True),
+        ("Menkes disease - fits the hair and the copper, Wilson disease later\nAceruloplasminemia", False, False),
+        ("46,XY disorder of sex development, Menkes disease, Aceruloplasminemia, Indian childhood cirrhosis, Wilson disease",
+         False, True),
+    ],
+)
+def test_ranked_ordinal_labels_labelled_comma_lines_and_chromosome_commas(answer: str, top1: bool, top5: bool) -> None:
+    """red-team (H10): "Second: X" items, a labelled line listing several names ("Other possibilities:
+    A, B, C"; an item with a reason is never split), and "46,XY" is not a list comma."""
+    sc = get_scorer("rarearena_rdc", answer_format="ranked").score(c(answer), WILSON)
+    assert (sc.details["top1"], sc.details["top5"]) == (top1, top5), sc.details["answers"]

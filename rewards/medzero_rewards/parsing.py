@@ -444,7 +444,9 @@ _LABEL_WORDS = (
     r"the|my|final|most|more|likely|probable|possible|primary|principal|leading|working|suspected|"
     r"definitive|differential|differentials|clinical|top|best|main|ranked|list|of|candidate|candidates|"
     r"diagnosis|diagnoses|diagnostic|dx|ddx|answer|answers|conclusion|impression|rank|ranking|option|"
-    r"choice|possibility|alternative|\d{1,2}"
+    r"choice|possibility|alternative|\d{1,2}|"
+    r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\d{1,2}(?:st|nd|rd|th)|"  # "Second: X"
+    r"other|others|possibilities|considerations|alternatives|less"  # "Other possibilities: A, B"
 )
 _LABEL_RE = re.compile(rf"^\s*(?:(?:{_LABEL_WORDS})\b\s*)+(?:\([^)]*\)\s*)?[:：]\s*", re.IGNORECASE)
 _LABEL_IS_RE = re.compile(  # "The most likely diagnosis is X"

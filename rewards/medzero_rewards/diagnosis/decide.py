@@ -8,6 +8,7 @@ that names several candidate diseases or a negated one (no accuracy credit).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from medzero_rewards.hierarchy import OrphanetHierarchy
@@ -19,6 +20,8 @@ from medzero_rewards.types import Status, Tier
 from .cache import ByteBoundedCache
 from .gold import GoldSet
 from .phrasing import Reading, anchored, denies, list_alternatives, names_alternative, read_answer, read_item
+
+_REASON_SEP_RE = re.compile(r"\s[-–—]\s|[:：(]")
 
 __all__ = ["CORRECT_TIERS", "Decider", "Decision"]
 
@@ -90,8 +93,17 @@ class Decider:
             items = parse_ranked_list(answer, self.k)
             if len(items) == 1:  # "Top differential diagnoses: A, B, C" on one line
                 items = list_alternatives(items[0], known=self.known)[: self.k]
+            else:  # "**Most likely:** X" / "**Other possibilities:** A, B, C"
+                items = [part for it in items for part in self._listed(it)][: self.k]
             self._ranked.put(answer, items, 3 * len(answer))
         return items
+
+    def _listed(self, item: str) -> list[str]:
+        """The names one ranked item lists: a comma list without a reason separator ("A, B, C")
+        splits; an item with a reason ("X - fits A and B", "X: ...", "X (...)") stays whole."""
+        if ", " not in item or _REASON_SEP_RE.search(item):
+            return [item]
+        return list_alternatives(item, known=self.known)
 
     def against(self, akey: NameKey, gold: GoldSet) -> tuple[Decision | None, Decision]:
         """(a match: exact / synonym / hypernym decision or None, the best non-match decision)."""

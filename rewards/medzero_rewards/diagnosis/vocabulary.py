@@ -186,7 +186,7 @@ NEGATIVE_HEDGE_RE = re.compile(
 )
 PAREN_ALT_RE = re.compile(r"\(\s*(?:or|vs\.?|versus|differentials?|ddx|alternatively)\b", re.IGNORECASE)
 STRONG_ALT_RE = re.compile(r"\s(?:and/or|vs\.?|versus|>|>>|≫)\s|^either\s", re.IGNORECASE)
-LIST_SPLIT_RE = re.compile(r"\s*,\s*(?:and\s+|&\s+|or\s+)?|\s+(?:and|&|and/or|>|>>|≫)\s+", re.IGNORECASE)
+LIST_SPLIT_RE = re.compile(r"\s*(?:(?<!\d),|,(?=\s))\s*(?:and\s+|&\s+|or\s+)?|\s+(?:and|&|and/or|>|>>|≫)\s+", re.IGNORECASE)
 ARTICLE_RE = re.compile(r"^(?:a|an|the)\s", re.IGNORECASE)
 SUBTYPE_TAIL_RE = re.compile(
     r"\b(?:type|form|variant|subtype|group|kind)(?:\s+[\w.-]{1,6})?\s*$|^\W*(?:type|form|variant|subtype|group)\b",
