@@ -700,3 +700,15 @@ def test_ranked_ordinal_labels_labelled_comma_lines_and_chromosome_commas(answer
     A, B, C"; an item with a reason is never split), and "46,XY" is not a list comma."""
     sc = get_scorer("rarearena_rdc", answer_format="ranked").score(c(answer), WILSON)
     assert (sc.details["top1"], sc.details["top5"]) == (top1, top5), sc.details["answers"]
+
+
+def test_anchoring_examines_a_bounded_number_of_occurrences(monkeypatch: pytest.MonkeyPatch) -> None:
+    """red-team (H10): "Wilson disease/" repeated 2,000 times in ranked mode took 4 s (every occurrence
+    re-read the text before it); only the first ``MAX_ANCHORS`` occurrences are examined."""
+    from medzero_rewards.diagnosis import phrasing
+
+    seen: list[str] = []
+    real = phrasing._lists_another
+    monkeypatch.setattr(phrasing, "_lists_another", lambda after: seen.append(after) or real(after))
+    assert not phrasing.anchored("Wilson disease/" * 2000, "Wilson disease")
+    assert 0 < len(seen) <= phrasing.MAX_ANCHORS

@@ -689,6 +689,10 @@ def read_item(item: str, *, known: Known | None = None) -> tuple[str, ...]:
     return tuple(spans)
 
 
+MAX_ANCHORS = 8
+"""Occurrences of a gold name examined per statement."""
+
+
 def anchored(statement: str, gold: str) -> bool:
     """Whether ``gold`` appears in ``statement`` as the name it states: found as a phrase (case- and
     punctuation-insensitively), with only frame or prose words before it (no other disease, no
@@ -703,7 +707,9 @@ def anchored(statement: str, gold: str) -> bool:
     pattern = _anchor_pattern(gold)
     if pattern is None:
         return False
-    for m in pattern.finditer(statement):
+    for n, m in enumerate(pattern.finditer(statement)):
+        if n >= MAX_ANCHORS:  # a stated answer names the disease early; "X/X/X/..." stays linear
+            return False
         before, after = statement[: m.start()], statement[m.end() :]
         if ANCHOR_BLOCK_RE.search(before) or is_negated(statement):
             return False
