@@ -97,6 +97,16 @@ def _in_answer(body_size: int, body: Callable[[int], str]) -> str:
     return head + body(body_size - len(head) - len(tail)) + tail
 
 
+# Just under the diagnosis scorer's default ``max_answer_chars`` (4,000): the largest answer it still reads.
+READ_ANSWER_CHARS = 3_900
+
+
+def _reasoning_then_answer(size: int, body: Callable[[int], str]) -> str:
+    """Reasoning padding, then an answer of READ_ANSWER_CHARS built by ``body``: ``size`` characters in all."""
+    tail = "</think><answer>" + body(READ_ANSWER_CHARS) + "</answer>"
+    return "<think>" + _pad(len(tail) + 7, size) + tail
+
+
 def _sql_completion(sql: str, size: int) -> str:
     tail = f"</think><answer>{sql}</answer>"
     return "<think>" + _pad(len(tail) + 7, size) + tail
@@ -143,8 +153,26 @@ TEXT_SHAPES: dict[str, Callable[[int], str]] = {
     "no_spaces": lambda n: _in_answer(n, lambda m: _fill("Wilsondisease", m)),
     "think_tags": lambda n: _fill("<think>x</think>", n - 40) + "<answer>Wilson disease</answer>",
     "mixed_scripts": lambda n: _in_answer(n, lambda m: _fill("".join(SCRIPTS), m)),
+    "gold_slashes": lambda n: _in_answer(n, lambda m: _fill("Wilson disease/", m)),
+    "gold_commas": lambda n: _in_answer(n, lambda m: _fill("Wilson disease, ", m)),
     "tag_soup": lambda n: _fill("<answer><think></answer <answer></think><ans</answer>>", n),
 }
+# The same answer bodies at the size the diagnosis reader still reads (larger answers are refused unread).
+_READ_BODIES: dict[str, Callable[[int], str]] = {
+    "short_lines": _lines,
+    "or_candidates": lambda m: _fill(" or ".join(DISEASES) + " or ", m),
+    "deep_parens": lambda m: "(" * ((m - 14) // 2) + "Wilson disease" + ")" * ((m - 14) // 2),
+    "ranked_list": _ranked,
+    "no_spaces": lambda m: _fill("Wilsondisease", m),
+    "mixed_scripts": lambda m: _fill("".join(SCRIPTS), m),
+    "gold_slashes": lambda m: _fill("Wilson disease/", m),
+    "gold_commas": lambda m: _fill("Wilson disease, ", m),
+    "hedges": lambda m: _fill("Wilson disease, most likely ", m),
+    "findings_then_name": lambda m: _fill("The findings are consistent with ", m - 20) + "Wilson disease.",
+}
+TEXT_SHAPES.update({
+    f"{name}@read": (lambda n, body=body: _reasoning_then_answer(n, body)) for name, body in _READ_BODIES.items()
+})
 SQL_SHAPES: dict[str, Callable[[int], str]] = {
     "sql_printf": lambda n: _sql_completion("SELECT printf('%.*c', 1000000000, 'x')", n),
     "sql_instr": lambda n: _sql_completion(
