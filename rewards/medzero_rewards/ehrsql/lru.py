@@ -81,6 +81,22 @@ class ByteLRU(Generic[V]):
                 _, (_, dropped) = self._data.popitem(last=False)
                 self.nbytes -= dropped
 
+    def memo(self, key: str, compute: Callable[[str], V], max_key_chars: int | None = None) -> V:
+        """``compute(key)``, kept for the next call; a key longer than ``max_key_chars`` is computed
+        every time and never kept (long, hostile input is not worth the memory).
+
+        >>> c = ByteLRU[int](max_bytes=10_000)
+        >>> c.memo("abc", len), len(c), c.memo("x" * 50, len, max_key_chars=10), len(c)
+        (3, 1, 50, 1)
+        """
+        if max_key_chars is not None and len(key) > max_key_chars:
+            return compute(key)
+        hit = self.get(key)
+        if hit is None:
+            hit = compute(key)
+            self.put(key, hit)
+        return hit
+
     def clear(self) -> None:
         """Drop every entry."""
         with self._lock:

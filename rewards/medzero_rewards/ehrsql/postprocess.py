@@ -108,13 +108,7 @@ def post_process_sql(query: str) -> str:
     """
     if not isinstance(query, str):
         raise TypeError(f"SQL must be a str, not {type(query).__name__}")
-    if len(query) > _MEMO_MAX_CHARS:
-        return _post_process(query)
-    hit = _MEMO.get(query)
-    if hit is None:
-        hit = _post_process(query)
-        _MEMO.put(query, hit)
-    return hit
+    return _MEMO.memo(query, _post_process, max_key_chars=_MEMO_MAX_CHARS)
 
 
 def _post_process(query: str) -> str:

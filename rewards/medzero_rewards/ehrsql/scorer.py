@@ -191,13 +191,7 @@ _MEMO_MAX_CHARS = 20_000  # long (hostile) SQL is scanned again rather than kept
 
 
 def _deterministic(sql: str) -> bool:
-    if len(sql) > _MEMO_MAX_CHARS:
-        return _scan_deterministic(sql)
-    hit = _DETERMINISTIC.get(sql)
-    if hit is None:
-        hit = _scan_deterministic(sql)
-        _DETERMINISTIC.put(sql, hit)
-    return hit
+    return _DETERMINISTIC.memo(sql, _scan_deterministic, max_key_chars=_MEMO_MAX_CHARS)
 
 
 def _scan_deterministic(sql: str) -> bool:
